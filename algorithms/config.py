@@ -1,0 +1,208 @@
+"""Run configuration: typed sections, domain presets, and ``key=value`` overrides.
+
+A run is fully described by :class:`RunConfig`. Values are resolved in this order:
+section defaults, the domain preset (Atari, MuJoCo, classic control), the
+optimizer's preset for that domain, then the user's overrides. Every layer goes
+through :func:`apply_override`, so a bad key or value is reported the same way
+wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message is one line naming the value and what is accepted."""
+
+
+def _choices(*values: str) -> dict[str, tuple[str, ...]]:
+    return {"choices": values}
+
+
+@dataclass
+class EnvConfig:
+    """How observations, rewards and episode ends are presented to the agent."""
+
+    protocol: str = field(default="paper", metadata=_choices("paper", "v5"))
+    """Atari: ``paper`` = Wu et al. 2017 / DQN (no sticky actions, up to 30 no-op starts);
+    ``v5`` = ALE v5 (sticky actions 0.25, no no-op starts; Machado et al. 2018)."""
+    episodic_life: bool = True
+    """Atari: a lost life cuts the bootstrap during training; the game itself continues."""
+    clip_rewards: bool = True
+    """Atari: train on sign(reward). Logged episode returns are always raw game scores."""
+    max_episode_frames: int = 108_000
+    """Atari: game truncation in emulator frames (30 minutes at 60 Hz)."""
+    normalize_obs: bool = False
+    """Running mean/std observation normalization (the MuJoCo preset turns it on)."""
+    obs_clip: float = 10.0
+    """Normalized observations are clipped to [-obs_clip, obs_clip]."""
+
+
+@dataclass
+class RolloutConfig:
+    """Batch shape and return estimation; one update consumes num_envs × n_steps transitions."""
+
+    num_envs: int = 8
+    n_steps: int = 5
+    gamma: float = 0.99
+    gae_lambda: float = 1.0
+    """1.0 gives plain n-step returns (A2C); < 1 gives GAE(λ)."""
+
+
+@dataclass
+class LossConfig:
+    """Weights of the actor-critic loss: pg − entropy_coef·entropy + value_coef·value_loss."""
+
+    value_coef: float = 0.5
+    entropy_coef: float = 0.0
+
+
+@dataclass
+class NetConfig:
+    """Network shape. Atari always uses the Nature CNN; these fields shape the MLPs."""
+
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = field(default="tanh", metadata=_choices("tanh", "relu", "elu"))
+    log_std_init: float = 0.0
+    """Initial log σ of the diagonal-Gaussian policy (state-independent)."""
+
+
+SECTIONS = ("env", "rollout", "loss", "net", "optimizer")
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines one training run."""
+
+    env_id: str
+    optimizer_name: str
+    steps: int
+    seed: int
+    device: str
+    domain: str
+    env: EnvConfig
+    rollout: RolloutConfig
+    loss: LossConfig
+    net: NetConfig
+    optimizer: Any
+    """The optimizer's own config dataclass (see ``algorithms.optim``)."""
+
+    @property
+    def batch_size(self) -> int:
+        return self.rollout.num_envs * self.rollout.n_steps
+
+    @property
+    def total_updates(self) -> int:
+        return math.ceil(self.steps / self.batch_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; the optimizer section carries its registry name."""
+        out = {
+            "env_id": self.env_id,
+            "steps": self.steps,
+            "seed": self.seed,
+            "device": self.device,
+            "domain": self.domain,
+        }
+        for name in SECTIONS:
+            section = dataclasses.asdict(getattr(self, name))
+            out[name] = {"name": self.optimizer_name, **section} if name == "optimizer" else section
+        return out
+
+
+def setting_names(config: RunConfig) -> list[str]:
+    """All keys accepted by :func:`apply_override`, e.g. ``rollout.n_steps``."""
+    return [f"{s}.{f.name}" for s in SECTIONS for f in dataclasses.fields(getattr(config, s))]
+
+
+def apply_override(config: RunConfig, key: str, value: Any) -> None:
+    """Set ``section.field`` to ``value`` (a string from the command line, or a typed value).
+
+    Raises :class:`ConfigError` with a one-line message for an unknown key, a value
+    of the wrong type, or a value outside the field's choices.
+    """
+    section_name, _, field_name = key.partition(".")
+    section = getattr(config, section_name, None) if section_name in SECTIONS else None
+    fields = {f.name: f for f in dataclasses.fields(section)} if section is not None else {}
+    if field_name not in fields:
+        raise ConfigError(f"unknown setting {key!r}; accepted: {', '.join(setting_names(config))}")
+    spec = fields[field_name]
+    expected = typing.get_type_hints(type(section))[field_name]
+    parsed = _coerce(key, value, expected)
+    choices = spec.metadata.get("choices")
+    if choices and parsed not in choices:
+        raise ConfigError(f"bad value {parsed!r} for {key}: expected one of {', '.join(choices)}")
+    setattr(section, field_name, parsed)
+
+
+def apply_overrides(config: RunConfig, overrides: Mapping[str, Any]) -> None:
+    for key, value in overrides.items():
+        apply_override(config, key, value)
+
+
+def _coerce(key: str, value: Any, expected: Any) -> Any:
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"bad value {value!r} for {key}: expected true or false")
+    if expected in (int, float):
+        kind = "an integer" if expected is int else "a number"
+        if isinstance(value, bool):
+            raise ConfigError(f"bad value {value!r} for {key}: expected {kind}")
+        try:
+            number = expected(value) if not isinstance(value, str) else expected(value.strip())
+        except (TypeError, ValueError):
+            raise ConfigError(f"bad value {value!r} for {key}: expected {kind}") from None
+        if expected is int and isinstance(value, float) and number != value:
+            raise ConfigError(f"bad value {value!r} for {key}: expected {kind}")
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ConfigError(f"bad value {value!r} for {key}: expected a finite number")
+        return number
+    if expected is str:
+        return str(value)
+    if typing.get_origin(expected) is tuple:
+        element = typing.get_args(expected)[0]
+        kind = "integers" if element is int else "numbers"
+        items = value.split(",") if isinstance(value, str) else list(value)
+        try:
+            parsed = tuple(element(str(item).strip()) for item in items if str(item).strip())
+        except ValueError:
+            parsed = ()
+        if not parsed or min(parsed) <= 0:
+            raise ConfigError(f"bad value {value!r} for {key}: expected positive {kind} separated by commas")
+        return parsed
+    raise TypeError(f"unsupported setting type {expected!r} for {key}")
+
+
+_POSITIVE = ("rollout.num_envs", "rollout.n_steps", "env.max_episode_frames", "env.obs_clip")
+_UNIT_INTERVAL = ("rollout.gamma", "rollout.gae_lambda")
+
+
+def validate(config: RunConfig) -> None:
+    """Range checks that cannot be expressed as a type; raises :class:`ConfigError`."""
+    if config.steps <= 0:
+        raise ConfigError(f"bad value {config.steps!r} for steps: expected a positive integer")
+    for key in _POSITIVE:
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value <= 0:
+            raise ConfigError(f"bad value {value!r} for {key}: expected a positive number")
+    for key in _UNIT_INTERVAL:
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"bad value {value!r} for {key}: expected a number in [0, 1]")
+    for key in ("loss.value_coef", "loss.entropy_coef"):
+        value = getattr(config.loss, key.split(".")[1])
+        if value < 0:
+            raise ConfigError(f"bad value {value!r} for {key}: expected a number ≥ 0")

@@ -1,0 +1,279 @@
+"""Batched environments for Atari (ale-py native vector env), MuJoCo v5 and classic control.
+
+Every family is presented through :class:`BatchedEnv`: arrays in, arrays out,
+``num_envs`` copies stepped together, automatic reset in the same step. What the
+agent trains on (clipped rewards, life-loss cuts, normalized observations) is
+kept apart from what is logged (raw, unclipped full-game returns).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import ale_py
+import gymnasium as gym
+import numpy as np
+from ale_py.vector_env import AtariVectorEnv
+from gymnasium.vector import AutoresetMode
+
+from algorithms.config import ConfigError, EnvConfig
+
+gym.register_envs(ale_py)
+
+DOMAINS = ("atari", "mujoco", "classic")
+_FAMILIES_HELP = (
+    "Atari (ALE/<Game>-v5, <Game>NoFrameskip-v4), "
+    "MuJoCo v5 (HalfCheetah-v5, Hopper-v5, Walker2d-v5, Ant-v5, Swimmer-v5, Reacher-v5, "
+    "InvertedPendulum-v5, InvertedDoublePendulum-v5), "
+    "classic control (CartPole-v1, Acrobot-v1, Pendulum-v1)"
+)
+
+
+def env_domain(env_id: str) -> str:
+    """The family of a Gymnasium id: ``atari``, ``mujoco`` or ``classic``.
+
+    Raises :class:`ConfigError` naming the id and the supported families.
+    """
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error:
+        spec = None
+    entry = str(spec.entry_point) if spec is not None else ""
+    if entry.startswith("ale_py"):
+        return "atari"
+    if entry.startswith("gymnasium.envs.mujoco") and env_id.endswith("-v5"):
+        return "mujoco"
+    if entry.startswith("gymnasium.envs.classic_control"):
+        return "classic"
+    raise ConfigError(f"unknown or unsupported env id {env_id!r}; supported: {_FAMILIES_HELP}")
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One finished episode: raw return (game score / unnormalized reward sum) and length in agent steps."""
+
+    raw_return: float
+    length: int
+
+
+@dataclass
+class EnvStep:
+    """The result of stepping all envs once. Arrays have a leading dimension N = num_envs.
+
+    ``obs`` holds the first observation of the next episode where one ended.
+    ``terminated`` cuts the bootstrap (true termination; on Atari also a lost life).
+    ``truncated`` marks a time limit: the return bootstraps from ``final_obs``,
+    whose rows are valid where ``truncated`` is true (``None`` if no env truncated).
+    """
+
+    obs: np.ndarray
+    reward: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    final_obs: np.ndarray | None
+
+
+class EpisodeTracker:
+    """Accumulates raw rewards per env and records finished episodes."""
+
+    def __init__(self, num_envs: int) -> None:
+        self._returns = np.zeros(num_envs, dtype=np.float64)
+        self._lengths = np.zeros(num_envs, dtype=np.int64)
+        self._finished: list[Episode] = []
+
+    def add(self, raw_reward: np.ndarray, episode_over: np.ndarray) -> None:
+        self._returns += raw_reward
+        self._lengths += 1
+        for i in np.flatnonzero(episode_over):
+            self._finished.append(Episode(float(self._returns[i]), int(self._lengths[i])))
+        self._returns[episode_over] = 0.0
+        self._lengths[episode_over] = 0
+
+    def pop(self) -> list[Episode]:
+        finished, self._finished = self._finished, []
+        return finished
+
+
+class RunningObsNormalizer:
+    """Running mean/variance of observations (parallel update of Chan et al. 1979), clipped output."""
+
+    def __init__(self, shape: tuple[int, ...], clip: float, epsilon: float = 1e-8) -> None:
+        self.mean = np.zeros(shape, dtype=np.float64)
+        self.var = np.ones(shape, dtype=np.float64)
+        self.count = epsilon
+        self.clip = clip
+        self.epsilon = epsilon
+
+    def update(self, batch: np.ndarray) -> None:
+        batch_mean, batch_var, n = batch.mean(axis=0), batch.var(axis=0), batch.shape[0]
+        delta = batch_mean - self.mean
+        total = self.count + n
+        self.mean = self.mean + delta * n / total
+        self.var = (self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total
+        self.count = total
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        normalized = (obs - self.mean) / np.sqrt(self.var + self.epsilon)
+        return np.clip(normalized, -self.clip, self.clip).astype(np.float32)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "mean": self.mean.tolist(),
+            "var": self.var.tolist(),
+            "count": self.count,
+            "clip": self.clip,
+            "epsilon": self.epsilon,
+        }
+
+
+class BatchedEnv(ABC):
+    """``num_envs`` copies of one task, stepped together, reset automatically."""
+
+    num_envs: int
+    observation_space: gym.Space
+    action_space: gym.Space
+
+    def __init__(self, num_envs: int, seed: int) -> None:
+        self.num_envs = num_envs
+        self.seed = seed
+        self.episodes = EpisodeTracker(num_envs)
+
+    @abstractmethod
+    def reset(self) -> np.ndarray:
+        """Seeded reset of all envs; returns observations [N, *obs_shape]."""
+
+    @abstractmethod
+    def step(self, actions: np.ndarray) -> EnvStep:
+        """Step all envs with actions [N] (discrete) or [N, act_dim] (continuous, clipped to bounds)."""
+
+    def pop_episodes(self) -> list[Episode]:
+        """Episodes finished since the last call, in the order they ended."""
+        return self.episodes.pop()
+
+    def state_dict(self) -> dict[str, Any]:
+        """State a trained policy needs at evaluation time (observation statistics)."""
+        return {}
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> BatchedEnv:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AtariEnv(BatchedEnv):
+    """ale-py's C++ ``AtariVectorEnv``: frame skip 4 with max-pool, 84×84 grey, 4-frame stack, fire reset.
+
+    The native env is asked for raw rewards and full games; reward clipping and
+    the episode-of-life cut are applied here, so logged returns are raw scores of
+    whole games (the native ``episodic_life`` option resets the whole game on a
+    lost life, which is not the protocol of DQN/A2C/ACKTR).
+    """
+
+    def __init__(self, game: str, num_envs: int, seed: int, config: EnvConfig) -> None:
+        super().__init__(num_envs, seed)
+        sticky = config.protocol == "v5"
+        self._env = AtariVectorEnv(
+            game,
+            num_envs,
+            num_threads=min(num_envs, os.cpu_count() or 1),
+            repeat_action_probability=0.25 if sticky else 0.0,
+            noop_max=0 if sticky else 30,
+            max_num_frames_per_episode=config.max_episode_frames,
+            episodic_life=False,
+            reward_clipping=False,
+            autoreset_mode="SameStep",
+        )
+        self._config = config
+        self.observation_space = self._env.single_observation_space
+        self.action_space = self._env.single_action_space
+        self._lives = np.zeros(num_envs, dtype=np.int64)
+
+    def reset(self) -> np.ndarray:
+        obs, info = self._env.reset(seed=self.seed)
+        self._lives = np.asarray(info["lives"], dtype=np.int64)
+        return obs
+
+    def step(self, actions: np.ndarray) -> EnvStep:
+        obs, raw_reward, terminated, truncated, info = self._env.step(actions.astype(np.int32))
+        raw_reward = np.asarray(raw_reward, dtype=np.float32)
+        game_over = terminated | truncated
+        self.episodes.add(raw_reward, game_over)
+        lives = np.asarray(info["lives"], dtype=np.int64)
+        cut = terminated.copy()
+        if self._config.episodic_life:
+            cut |= (lives < self._lives) & ~game_over
+        self._lives = lives
+        reward = np.sign(raw_reward) if self._config.clip_rewards else raw_reward
+        final_obs = info["final_obs"] if truncated.any() else None
+        return EnvStep(obs, reward, cut, truncated.copy(), final_obs)
+
+    def close(self) -> None:
+        self._env.close()
+
+
+class GymEnv(BatchedEnv):
+    """A Gymnasium synchronous vector env (MuJoCo v5, classic control), optionally obs-normalized."""
+
+    def __init__(self, env_id: str, num_envs: int, seed: int, config: EnvConfig) -> None:
+        super().__init__(num_envs, seed)
+        self._env = gym.make_vec(
+            env_id,
+            num_envs=num_envs,
+            vectorization_mode="sync",
+            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+        )
+        self.observation_space = self._env.single_observation_space
+        self.action_space = self._env.single_action_space
+        shape = self.observation_space.shape
+        self._normalizer = RunningObsNormalizer(shape, config.obs_clip) if config.normalize_obs else None
+
+    def _observe(self, obs: np.ndarray, update: bool) -> np.ndarray:
+        if self._normalizer is None:
+            return obs.astype(np.float32)
+        if update:
+            self._normalizer.update(obs)
+        return self._normalizer(obs)
+
+    def reset(self) -> np.ndarray:
+        obs, _ = self._env.reset(seed=self.seed)
+        return self._observe(obs, update=True)
+
+    def step(self, actions: np.ndarray) -> EnvStep:
+        if isinstance(self.action_space, gym.spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        obs, raw_reward, terminated, truncated, info = self._env.step(actions)
+        raw_reward = np.asarray(raw_reward, dtype=np.float32)
+        self.episodes.add(raw_reward, terminated | truncated)
+        final_obs = None
+        if truncated.any():
+            final_obs = obs.copy()
+            for i in np.flatnonzero(truncated):
+                final_obs[i] = info["final_obs"][i]
+            final_obs = self._observe(final_obs, update=False)
+        return EnvStep(self._observe(obs, update=True), raw_reward, terminated, truncated, final_obs)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"obs_normalizer": self._normalizer.state_dict()} if self._normalizer else {}
+
+    def close(self) -> None:
+        self._env.close()
+
+
+def make_env(env_id: str, num_envs: int, seed: int, config: EnvConfig | None = None) -> BatchedEnv:
+    """Build ``num_envs`` copies of ``env_id``; env i is seeded with ``seed + i`` on reset.
+
+    Raises :class:`ConfigError` for an unknown or unsupported id.
+    """
+    config = config or EnvConfig()
+    if num_envs <= 0:
+        raise ConfigError(f"bad value {num_envs!r} for num_envs: expected a positive integer")
+    if env_domain(env_id) == "atari":
+        return AtariEnv(gym.spec(env_id).kwargs["game"], num_envs, seed, config)
+    return GymEnv(env_id, num_envs, seed, config)

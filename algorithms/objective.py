@@ -1,0 +1,83 @@
+"""The actor-critic objective on one fixed batch: the interface every optimizer consumes."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from algorithms.nets import ActorCritic
+
+
+class ActorCriticObjective:
+    """Loss and sampled NLL of one rollout batch of B = T·N transitions.
+
+    ``evaluate()`` runs ONE forward pass and returns ``(loss, sampled_nll)``:
+
+    - ``loss`` = policy term − entropy_coef · mean entropy + value_coef · mean (R − V)².
+      The policy term is the surrogate −mean[(π_θ(a|s) / π_old(a|s)) Â]; at the
+      rollout's parameters its gradient is A2C's −mean[∇log π(a|s) Â], and away
+      from them it is the quantity whose change Levenberg–Marquardt compares with
+      its model.
+    - ``sampled_nll`` = Σ_b [−log π(a_b|s_b) + ½ (y_b − V(s_b))²], summed (not
+      averaged) over the batch, with a_b the rollout's actions (samples of the
+      current policy) and y_b = V(s_b).detach() + ε, ε ~ N(0, 1): the critic is
+      read as a Gaussian with σ = 1 (constants dropped). Its gradients give
+      true-Fisher statistics.
+
+    After each ``evaluate()``, ``terms`` holds detached scalars ``loss``,
+    ``policy_loss``, ``value_loss`` and ``entropy`` for logging.
+    """
+
+    def __init__(
+        self,
+        model: ActorCritic,
+        obs: torch.Tensor,
+        actions: torch.Tensor,
+        advantages: torch.Tensor,
+        returns: torch.Tensor,
+        old_log_probs: torch.Tensor,
+        value_coef: float,
+        entropy_coef: float,
+    ) -> None:
+        self.model = model
+        self.obs = obs
+        self.actions = actions
+        self.advantages = advantages
+        self.returns = returns
+        self.old_log_probs = old_log_probs
+        self.value_coef = value_coef
+        self.entropy_coef = entropy_coef
+        self.terms: dict[str, torch.Tensor] = {}
+
+    @property
+    def policy(self) -> nn.Module:
+        """Observations → action distribution (``Categorical`` or ``Independent(Normal)``)."""
+        return self.model.policy
+
+    @property
+    def batch_size(self) -> int:
+        return self.obs.shape[0]
+
+    def _forward(self) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """One forward pass: the loss terms (with graph), log π(a|s) [B] and V(s) [B]."""
+        dist, values = self.model(self.obs)
+        log_probs = dist.log_prob(self.actions)
+        ratio = torch.exp(log_probs - self.old_log_probs)
+        policy_loss = -(ratio * self.advantages).mean()
+        value_loss = (self.returns - values).pow(2).mean()
+        entropy = dist.entropy().mean()
+        loss = policy_loss - self.entropy_coef * entropy + self.value_coef * value_loss
+        terms = {"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
+        return terms, log_probs, values
+
+    def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        terms, log_probs, values = self._forward()
+        self.terms = {name: value.detach() for name, value in terms.items()}
+        targets = values.detach() + torch.randn_like(values)
+        sampled_nll = -log_probs.sum() + 0.5 * (targets - values).pow(2).sum()
+        return terms["loss"], sampled_nll
+
+    @torch.no_grad()
+    def loss_at_current_params(self) -> torch.Tensor:
+        """The loss on the same batch at the current parameters, without a graph."""
+        return self._forward()[0]["loss"]

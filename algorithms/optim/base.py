@@ -1,0 +1,25 @@
+"""What every optimizer offers the harness, and the pieces they share."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from algorithms.objective import ActorCriticObjective
+
+
+class Optimizer(Protocol):
+    """Updates a model from one batch's objective and reports its diagnostics.
+
+    ``step`` does every forward/backward pass it needs, changes the parameters
+    (or leaves them untouched and reports ``skipped = 1`` when the update is not
+    finite), and returns the same keys at every update.
+    """
+
+    def step(self, objective: ActorCriticObjective) -> dict[str, float]: ...
+
+
+def lr_at(base_lr: float, schedule: str, update: int, total_updates: int) -> float:
+    """Learning rate of update ``update`` (0-based): ``constant``, or ``linear`` decay to 0 at the end."""
+    if schedule == "linear":
+        return base_lr * (1.0 - update / max(total_updates, 1))
+    return base_lr

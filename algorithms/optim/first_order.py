@@ -1,0 +1,95 @@
+"""``sgd``: the first-order baseline (A2C). Inner rules: TF-style RMSprop, SGD, momentum, Adam."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from algorithms.objective import ActorCriticObjective
+from algorithms.optim.base import lr_at
+
+
+@dataclass
+class FirstOrderConfig:
+    """Hyperparameters of ``sgd``. Defaults are the A2C ones of OpenAI Baselines / Stable-Baselines3."""
+
+    rule: str = field(default="rmsprop", metadata={"choices": ("rmsprop", "sgd", "momentum", "adam")})
+    lr: float = 7e-4
+    lr_schedule: str = field(default="constant", metadata={"choices": ("constant", "linear")})
+    alpha: float = 0.99
+    """RMSprop decay of the mean square."""
+    eps: float = 1e-5
+    """RMSprop: inside the square root; Adam: added to the root."""
+    momentum: float = 0.9
+    """Used by ``momentum`` (heavy ball)."""
+    betas: tuple[float, ...] = (0.9, 0.999)
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip; 0 disables it."""
+
+
+class TFRMSprop(torch.optim.Optimizer):
+    """RMSprop as TensorFlow 1 (and so the A2C/ACKTR papers) defined it.
+
+    v ← α v + (1 − α) g²,  θ ← θ − lr · g / √(v + ε), with v initialized to 1.
+    PyTorch's ``RMSprop`` differs twice: ε outside the root and v initialized to 0,
+    which makes the first updates much larger.
+    """
+
+    def __init__(self, params: Iterable[nn.Parameter], lr: float, alpha: float, eps: float):
+        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure: None = None) -> None:
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            grads = [p.grad for p in params]
+            square_avgs = []
+            for p in params:
+                state = self.state[p]
+                if "square_avg" not in state:
+                    state["square_avg"] = torch.ones_like(p)
+                square_avgs.append(state["square_avg"])
+            torch._foreach_mul_(square_avgs, group["alpha"])
+            torch._foreach_addcmul_(square_avgs, grads, grads, value=1 - group["alpha"])
+            denominators = torch._foreach_add(square_avgs, group["eps"])
+            torch._foreach_sqrt_(denominators)
+            torch._foreach_addcdiv_(params, grads, denominators, value=-group["lr"])
+
+
+def _inner_rule(params: list[nn.Parameter], config: FirstOrderConfig) -> torch.optim.Optimizer:
+    if config.rule == "rmsprop":
+        return TFRMSprop(params, config.lr, config.alpha, config.eps)
+    if config.rule == "adam":
+        return torch.optim.Adam(params, lr=config.lr, betas=tuple(config.betas), eps=config.eps)
+    momentum = config.momentum if config.rule == "momentum" else 0.0
+    return torch.optim.SGD(params, lr=config.lr, momentum=momentum)
+
+
+class FirstOrder:
+    """One gradient step per batch on ``loss``; non-finite gradients skip the update."""
+
+    def __init__(self, model: nn.Module, config: FirstOrderConfig, total_updates: int) -> None:
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.config = config
+        self.total_updates = total_updates
+        self.updates = 0
+        self.inner = _inner_rule(self.params, config)
+
+    def step(self, objective: ActorCriticObjective) -> dict[str, float]:
+        loss, _ = objective.evaluate()
+        self.inner.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = self.config.max_grad_norm if self.config.max_grad_norm > 0 else float("inf")
+        grad_norm = float(nn.utils.clip_grad_norm_(self.params, max_norm))
+        lr = lr_at(self.config.lr, self.config.lr_schedule, self.updates, self.total_updates)
+        finite = math.isfinite(grad_norm)
+        if finite:
+            for group in self.inner.param_groups:
+                group["lr"] = lr
+            self.inner.step()
+        self.updates += 1
+        return {"lr": lr, "grad_norm": grad_norm, "skipped": float(not finite)}

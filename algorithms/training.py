@@ -1,0 +1,128 @@
+"""The update loop shared by every optimizer: collect, estimate returns, ``optimizer.step``, log."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from algorithms.config import RunConfig
+from algorithms.envs import Episode, make_env
+from algorithms.nets import build_actor_critic
+from algorithms.objective import ActorCriticObjective
+from algorithms.optim import build_optimizer
+from algorithms.returns import advantages_and_returns
+from algorithms.rollout import RolloutCollector
+
+RETURN_WINDOW = 100
+"""``return_mean`` averages the raw returns of the last this-many finished episodes."""
+
+
+class RunLogger(Protocol):
+    """Where a run reports; ``bench.results.RunWriter`` writes the public run-directory schema."""
+
+    def log_update(self, row: dict[str, float]) -> None:
+        """One row per update; the same keys every time."""
+
+    def log_episodes(self, env_steps: int, episodes: list[Episode]) -> None:
+        """Episodes that finished by ``env_steps``, with raw returns."""
+
+
+@dataclass
+class TrainResult:
+    """How a run ended: ``done`` or ``diverged`` (with the reason in ``error``)."""
+
+    state: str
+    env_steps: int
+    updates: int
+    error: str | None = None
+    env_state: dict[str, Any] = field(default_factory=dict)
+
+
+def _explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
+    """1 − Var[R − V] / Var[R]; NaN when the returns are constant."""
+    var_returns = returns.var()
+    return float(1.0 - (returns - values).var() / var_returns) if var_returns > 0 else math.nan
+
+
+def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
+    """Train one agent as ``config`` says, reporting every update to ``logger``.
+
+    Stops early with state ``diverged`` when the loss is not finite. Exceptions
+    (a broken env, out of memory) propagate; the caller records the run as failed.
+    """
+    torch.manual_seed(config.seed)
+    device = torch.device(config.device)
+    rollout_cfg = config.rollout
+    with make_env(config.env_id, rollout_cfg.num_envs, config.seed, config.env) as env:
+        model = build_actor_critic(env.observation_space, env.action_space, config.domain, config.net)
+        model.to(device)
+        optimizer = build_optimizer(config.optimizer_name, model, config.optimizer, config.total_updates)
+        collector = RolloutCollector(env, model, rollout_cfg.n_steps, device)
+        recent: deque[Episode] = deque(maxlen=RETURN_WINDOW)
+        episodes = 0
+        env_steps = 0
+        start = time.perf_counter()
+        for update in range(1, config.total_updates + 1):
+            tick = time.perf_counter()
+            rollout = collector.collect()
+            advantages, returns = advantages_and_returns(
+                rollout.rewards,
+                rollout.values,
+                rollout.terminated,
+                rollout.truncated,
+                rollout.final_values,
+                rollout.last_values,
+                rollout_cfg.gamma,
+                rollout_cfg.gae_lambda,
+            )
+            rollout_done = time.perf_counter()
+            objective = ActorCriticObjective(
+                model,
+                obs=rollout.obs.flatten(0, 1),
+                actions=rollout.actions.flatten(0, 1),
+                advantages=advantages.flatten(),
+                returns=returns.flatten(),
+                old_log_probs=rollout.log_probs.flatten(),
+                value_coef=config.loss.value_coef,
+                entropy_coef=config.loss.entropy_coef,
+            )
+            stats = optimizer.step(objective)
+            terms = {name: float(value) for name, value in objective.terms.items()}
+            update_done = time.perf_counter()
+
+            env_steps += config.batch_size
+            finished = env.pop_episodes()
+            episodes += len(finished)
+            recent.extend(finished)
+            row = {
+                "env_steps": env_steps,
+                "updates": update,
+                "wall_time_s": update_done - start,
+                "episodes": episodes,
+                "return_mean": float(np.mean([e.raw_return for e in recent])) if recent else math.nan,
+                "length_mean": float(np.mean([e.length for e in recent])) if recent else math.nan,
+                "rollout_time_s": rollout_done - tick,
+                "update_time_s": update_done - rollout_done,
+                "steps_per_s": env_steps / (update_done - start),
+                **terms,
+                "explained_variance": _explained_variance(rollout.values.flatten(), returns.flatten()),
+                **stats,
+            }
+            if logger is not None:
+                logger.log_episodes(env_steps, finished)
+                logger.log_update(row)
+            if not math.isfinite(terms["loss"]):
+                return TrainResult(
+                    "diverged",
+                    env_steps,
+                    update,
+                    error=f"non-finite loss ({terms['loss']}) at update {update}",
+                    env_state=env.state_dict(),
+                )
+        return TrainResult("done", env_steps, config.total_updates, env_state=env.state_dict())

@@ -1,0 +1,1 @@
+"""The suite around the science: command line, run directories, provenance, benchmarks."""

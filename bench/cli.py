@@ -1,0 +1,147 @@
+"""The ``acktr-bench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from algorithms.config import ConfigError, RunConfig
+from algorithms.envs import DOMAINS, Episode
+from algorithms.optim import OPTIMIZERS
+from algorithms.presets import resolve_config
+from algorithms.training import train
+from bench.provenance import provenance
+from bench.results import RunWriter
+
+PROG = "acktr-bench"
+
+EXAMPLE_ENVS = {
+    "atari": "ALE/<Game>-v5 or <Game>NoFrameskip-v4, e.g. ALE/Pong-v5, BreakoutNoFrameskip-v4 "
+    "(protocol chosen by env.protocol: paper | v5)",
+    "mujoco": "HalfCheetah-v5 Hopper-v5 Walker2d-v5 Ant-v5 Swimmer-v5 Reacher-v5 "
+    "InvertedPendulum-v5 InvertedDoublePendulum-v5",
+    "classic": "CartPole-v1 Acrobot-v1 Pendulum-v1 MountainCar-v0 MountainCarContinuous-v0",
+}
+
+
+def parse_settings(pairs: Sequence[str]) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"bad --set {pair!r}: expected key=value, e.g. optimizer.lr=0.001")
+        settings[key.strip()] = value
+    return settings
+
+
+class ProgressBar:
+    """Wraps a run logger with a terminal progress bar (steps/s and the latest mean return)."""
+
+    def __init__(self, inner: RunWriter, total_steps: int, enabled: bool) -> None:
+        self.inner = inner
+        self.bar = tqdm(total=total_steps, unit="step", unit_scale=True, disable=not enabled or None)
+        self._last_steps = 0
+
+    def log_episodes(self, env_steps: int, episodes: list[Episode]) -> None:
+        self.inner.log_episodes(env_steps, episodes)
+
+    def log_update(self, row: dict[str, float]) -> None:
+        self.inner.log_update(row)
+        self.bar.update(int(row["env_steps"]) - self._last_steps)
+        self._last_steps = int(row["env_steps"])
+        self.bar.set_postfix(ret=f"{row['return_mean']:.1f}", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_training(config: RunConfig, out: Path, show_progress: bool) -> str:
+    """Train one run into ``out``; returns its final state. Failures are recorded, never lost."""
+    writer = RunWriter(out, config, provenance())
+    logger = ProgressBar(writer, config.steps, show_progress)
+    try:
+        result = train(config, logger)
+    except Exception as error:  # a run that crashes is recorded as failed, with the reason
+        writer.finish("failed", f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        logger.close()
+    writer.finish(result.state, result.error, result.env_state)
+    return result.state
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if (out / "status.json").exists() and not args.force:
+        raise ConfigError(f"run directory {str(out)!r} already holds a run; pass --force to overwrite it")
+    config = resolve_config(
+        args.env,
+        args.optimizer,
+        args.steps,
+        seed=args.seed,
+        device=args.device,
+        num_envs=args.num_envs,
+        overrides=parse_settings(args.set),
+    )
+    try:
+        state = run_training(config, out, show_progress=not args.quiet)
+    except Exception as error:
+        print(f"{PROG}: run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    if state != "done":
+        status = (out / "status.json").read_text()
+        print(f"{PROG}: run {state}: {status.strip()}", file=sys.stderr)
+        return 1
+    print(f"run done: {out}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    print("optimizers:")
+    for entry in OPTIMIZERS.values():
+        print(f"  {entry.name:<6} {entry.summary} [{', '.join(entry.presets)}]")
+    print("envs:")
+    for domain in DOMAINS:
+        print(f"  {domain:<8} {EXAMPLE_ENVS[domain]}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Second-order optimizers for deep RL, compared.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train_cmd = commands.add_parser("train", help="train one run into a run directory")
+    train_cmd.add_argument("--env", required=True, help="Gymnasium id, e.g. CartPole-v1, ALE/Pong-v5")
+    train_cmd.add_argument("--optimizer", required=True, help=f"one of: {', '.join(OPTIMIZERS)}")
+    train_cmd.add_argument("--steps", required=True, type=int, help="env steps (agent steps, not frames)")
+    train_cmd.add_argument("--seed", type=int, default=0)
+    train_cmd.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    train_cmd.add_argument("--num-envs", type=int, default=None, help="override the preset's env count")
+    train_cmd.add_argument("--out", required=True, help="run directory to write")
+    train_cmd.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (repeatable)"
+    )
+    train_cmd.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    train_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    train_cmd.set_defaults(handler=cmd_train)
+
+    list_cmd = commands.add_parser("list", help="list optimizers and supported envs")
+    list_cmd.set_defaults(handler=cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Run directories in the public schema (DESIGN §6), written atomically and read back with validation.
+
+A run directory holds:
+
+- ``config.json``: the resolved config (``RunConfig.to_dict()``) and ``provenance``.
+- ``progress.csv``: one row per update (``REQUIRED_PROGRESS_COLUMNS`` and every optimizer stat).
+- ``episodes.csv``: one row per finished episode: ``env_steps`` (when it ended), ``return`` (raw), ``length``.
+- ``status.json``: ``{"state": "running"|"done"|"diverged"|"failed", "error": str|null, "env_steps": int}``.
+- ``env_state.json``: what evaluation needs from the env (observation normalizer statistics), if any.
+
+Every file is replaced whole (temp file + rename), so a reader never sees a
+half-written row, whenever the writer dies.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from algorithms.config import RunConfig
+from algorithms.envs import Episode
+
+STATES = ("running", "done", "diverged", "failed")
+REQUIRED_PROGRESS_COLUMNS = (
+    "env_steps",
+    "updates",
+    "wall_time_s",
+    "episodes",
+    "return_mean",
+    "update_time_s",
+)
+EPISODE_COLUMNS = ("env_steps", "return", "length")
+
+
+def is_wall_clock_column(name: str) -> bool:
+    """Columns that measure time, and so differ between otherwise identical runs."""
+    return name.endswith("_time_s") or name == "steps_per_s"
+
+
+class SchemaError(ValueError):
+    """A run directory that does not follow the schema; the message names the file and the problem."""
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that readers see the old or the new file, never a mix."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, allow_nan=True) + "\n")
+
+
+def _csv_line(values: list[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(
+        [repr(v) if isinstance(v, float) else v for v in values]
+    )
+    return buffer.getvalue()
+
+
+class RunWriter:
+    """Writes one run directory; implements ``algorithms.training.RunLogger``.
+
+    Rows are kept in memory and the CSV files are rewritten whole at most every
+    ``flush_every_s`` seconds and at the end, so the cost stays small and a
+    crash loses at most that much progress but never corrupts a file.
+    """
+
+    def __init__(self, run_dir: Path, config: RunConfig, provenance: dict[str, Any], flush_every_s: float = 10.0):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.flush_every_s = flush_every_s
+        self._columns: list[str] | None = None
+        self._progress_lines: list[str] = []
+        self._episode_lines: list[str] = []
+        self._env_steps = 0
+        self._last_flush = time.monotonic()
+        write_json(self.run_dir / "config.json", {**config.to_dict(), "provenance": provenance})
+        self.write_status("running")
+
+    def write_status(self, state: str, error: str | None = None) -> None:
+        if state not in STATES:
+            raise ValueError(f"unknown run state {state!r}; accepted: {', '.join(STATES)}")
+        write_json(self.run_dir / "status.json", {"state": state, "error": error, "env_steps": self._env_steps})
+
+    def log_episodes(self, env_steps: int, episodes: list[Episode]) -> None:
+        self._episode_lines += [_csv_line([env_steps, e.raw_return, e.length]) for e in episodes]
+
+    def log_update(self, row: dict[str, float]) -> None:
+        if self._columns is None:
+            self._columns = list(row)
+        elif list(row) != self._columns:
+            raise ValueError(f"progress row keys changed: {sorted(set(row) ^ set(self._columns))}")
+        self._progress_lines.append(_csv_line(list(row.values())))
+        self._env_steps = int(row["env_steps"])
+        if time.monotonic() - self._last_flush >= self.flush_every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._columns is not None:
+            header = _csv_line(self._columns)
+            write_atomic(self.run_dir / "progress.csv", header + "".join(self._progress_lines))
+        header = _csv_line(list(EPISODE_COLUMNS))
+        write_atomic(self.run_dir / "episodes.csv", header + "".join(self._episode_lines))
+        self.write_status("running")
+        self._last_flush = time.monotonic()
+
+    def finish(self, state: str, error: str | None = None, env_state: dict[str, Any] | None = None) -> None:
+        """Write everything and the final status (``done``, ``diverged`` or ``failed``)."""
+        self.flush()
+        if env_state:
+            write_json(self.run_dir / "env_state.json", env_state)
+        self.write_status(state, error)
+
+
+@dataclass
+class RunRecord:
+    """A run directory read back: config, status, progress [updates × columns], episodes."""
+
+    path: Path
+    config: dict[str, Any]
+    status: dict[str, Any]
+    progress: pd.DataFrame
+    episodes: pd.DataFrame
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SchemaError(f"{path}: missing") from None
+    except json.JSONDecodeError as error:
+        raise SchemaError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
+    if not isinstance(data, dict):
+        raise SchemaError(f"{path}: expected a JSON object")
+    return data
+
+
+def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame({name: pd.Series(dtype=float) for name in required})
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise SchemaError(f"{path}: unreadable CSV ({error})") from None
+    missing = [name for name in required if name not in frame.columns]
+    if missing:
+        raise SchemaError(f"{path}: missing columns {', '.join(missing)}")
+    return frame
+
+
+def read_run(run_dir: Path) -> RunRecord:
+    """Read and validate a run directory; raises :class:`SchemaError` naming the file and problem.
+
+    A run that has not logged its first update yet has empty frames.
+    """
+    run_dir = Path(run_dir)
+    config = _read_json(run_dir / "config.json")
+    for key in ("env_id", "optimizer", "seed", "steps", "provenance"):
+        if key not in config:
+            raise SchemaError(f"{run_dir / 'config.json'}: missing key {key!r}")
+    status = _read_json(run_dir / "status.json")
+    if status.get("state") not in STATES:
+        raise SchemaError(
+            f"{run_dir / 'status.json'}: bad state {status.get('state')!r}; accepted: {', '.join(STATES)}"
+        )
+    progress = _read_csv(run_dir / "progress.csv", REQUIRED_PROGRESS_COLUMNS)
+    episodes = _read_csv(run_dir / "episodes.csv", EPISODE_COLUMNS)
+    return RunRecord(run_dir, config, status, progress, episodes)
+
+
+def steps_to_threshold(episodes: pd.DataFrame, threshold: float, window: int) -> float:
+    """Env steps at which the mean raw return of the last ``window`` episodes first reaches ``threshold``.
+
+    ``episodes`` has the columns of ``episodes.csv``; NaN if the run never got there.
+    """
+    rolling = episodes["return"].rolling(window).mean()
+    reached = episodes["env_steps"][rolling >= threshold]
+    return float(reached.iloc[0]) if len(reached) else math.nan
