@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+_SOURCE_DIR = Path(__file__).resolve().parent
 _PACKAGES = ("acktr-bench", "torch", "gymnasium", "ale-py", "mujoco", "numpy", "stable-baselines3")
 
 
@@ -25,7 +26,7 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def git_commit(path: Path = Path(__file__).resolve().parent) -> dict[str, Any]:
+def git_commit(path: Path = _SOURCE_DIR) -> dict[str, Any]:
     """Commit of the checkout holding the code (``None`` outside a git checkout) and whether it is dirty."""
 
     def git(*args: str) -> str | None:

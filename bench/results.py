@@ -71,9 +71,7 @@ def write_json(path: Path, data: Any) -> None:
 
 def _csv_line(values: list[Any]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(
-        [repr(v) if isinstance(v, float) else v for v in values]
-    )
+    csv.writer(buffer, lineterminator="\n").writerow([repr(v) if isinstance(v, float) else v for v in values])
     return buffer.getvalue()
 
 
@@ -85,7 +83,9 @@ class RunWriter:
     crash loses at most that much progress but never corrupts a file.
     """
 
-    def __init__(self, run_dir: Path, config: RunConfig, provenance: dict[str, Any], flush_every_s: float = 10.0):
+    def __init__(
+        self, run_dir: Path, config: RunConfig, provenance: dict[str, Any], flush_every_s: float = 10.0
+    ):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.flush_every_s = flush_every_s
@@ -100,7 +100,9 @@ class RunWriter:
     def write_status(self, state: str, error: str | None = None) -> None:
         if state not in STATES:
             raise ValueError(f"unknown run state {state!r}; accepted: {', '.join(STATES)}")
-        write_json(self.run_dir / "status.json", {"state": state, "error": error, "env_steps": self._env_steps})
+        write_json(
+            self.run_dir / "status.json", {"state": state, "error": error, "env_steps": self._env_steps}
+        )
 
     def log_episodes(self, env_steps: int, episodes: list[Episode]) -> None:
         self._episode_lines += [_csv_line([env_steps, e.raw_return, e.length]) for e in episodes]

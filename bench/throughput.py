@@ -1,0 +1,105 @@
+"""Atari training throughput, measured in one process on one machine.
+
+Three rates in env steps (agent steps, 4 frames each) per second, in this order:
+
+1. ``raw_env``: ale-py's ``AtariVectorEnv`` alone, stepped with random actions
+   with the same preprocessing the harness uses (the ceiling for any agent);
+2. ``acktr_bench_sgd``: ``acktr-bench``'s A2C (``sgd``) training, paper protocol;
+3. ``sb3_a2c``: Stable-Baselines3's A2C (``CnnPolicy``, its defaults) on
+   ``<Game>NoFrameskip-v4`` with its Atari wrappers and a 4-frame stack.
+
+Run: ``python -m bench.throughput --game Pong --num-envs 16 --steps 20000``.
+This is a benchmark, not a test: it prints a table and, with ``--json``, the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from algorithms.config import EnvConfig
+from algorithms.envs import make_env
+from algorithms.presets import resolve_config
+from algorithms.training import train
+from bench.provenance import hardware, package_versions
+
+
+def raw_env_rate(env_id: str, num_envs: int, steps: int) -> float:
+    with make_env(env_id, num_envs, seed=0, config=EnvConfig()) as env:
+        env.reset()
+        rng = np.random.default_rng(0)
+        n_actions = env.action_space.n
+        actions = [rng.integers(0, n_actions, num_envs) for _ in range(steps // num_envs)]
+        start = time.perf_counter()
+        for action in actions:
+            env.step(action)
+        return len(actions) * num_envs / (time.perf_counter() - start)
+
+
+class _LastRow:
+    row: dict[str, float] = {}
+
+    def log_update(self, row: dict[str, float]) -> None:
+        self.row = row
+
+    def log_episodes(self, env_steps: int, episodes: list) -> None:
+        pass
+
+
+def harness_rate(env_id: str, num_envs: int, steps: int) -> float:
+    config = resolve_config(env_id, "sgd", steps, seed=0, device="cpu", num_envs=num_envs)
+    logger = _LastRow()
+    train(config, logger)
+    return logger.row["env_steps"] / logger.row["wall_time_s"]
+
+
+def sb3_rate(game: str, num_envs: int, steps: int) -> float:
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.env_util import make_atari_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    env = VecFrameStack(make_atari_env(f"{game}NoFrameskip-v4", n_envs=num_envs, seed=0), n_stack=4)
+    model = A2C("CnnPolicy", env, device="cpu", seed=0, verbose=0)
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    rate = model.num_timesteps / (time.perf_counter() - start)
+    env.close()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--game", default="Pong", help="Atari game, CamelCase as in ALE ids")
+    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=20_000, help="env steps per measurement")
+    parser.add_argument("--skip-sb3", action="store_true")
+    parser.add_argument("--json", help="also write the numbers to this file")
+    args = parser.parse_args()
+
+    env_id = f"ALE/{args.game}-v5"
+    rates = {
+        "raw_env": raw_env_rate(env_id, args.num_envs, args.steps),
+        "acktr_bench_sgd": harness_rate(env_id, args.num_envs, args.steps),
+    }
+    if not args.skip_sb3:
+        rates["sb3_a2c"] = sb3_rate(args.game, args.num_envs, args.steps)
+    threads = torch.get_num_threads()
+    print(f"{args.game}, {args.num_envs} envs, {args.steps} env steps each, CPU, torch threads {threads}")
+    for name, rate in rates.items():
+        print(f"  {name:<16} {rate:8.0f} env steps/s")
+    ours = rates["acktr_bench_sgd"]
+    print(f"  ours / raw env   {ours / rates['raw_env']:.2f}")
+    if "sb3_a2c" in rates:
+        print(f"  ours / SB3 A2C   {ours / rates['sb3_a2c']:.2f}")
+    if args.json:
+        record = {"args": vars(args), "rates": rates, "hardware": hardware(), "versions": package_versions()}
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
