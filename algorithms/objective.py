@@ -54,10 +54,6 @@ class ActorCriticObjective:
         """Observations → action distribution (``Categorical`` or ``Independent(Normal)``)."""
         return self.model.policy
 
-    @property
-    def batch_size(self) -> int:
-        return self.obs.shape[0]
-
     def _forward(self) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """One forward pass: the loss terms (with graph), log π(a|s) [B] and V(s) [B]."""
         dist, values = self.model(self.obs)
