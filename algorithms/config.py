@@ -185,25 +185,25 @@ def _coerce(key: str, value: Any, expected: Any) -> Any:
     raise TypeError(f"unsupported setting type {expected!r} for {key}")
 
 
-_POSITIVE = ("rollout.num_envs", "rollout.n_steps", "env.max_episode_frames", "env.obs_clip")
-_UNIT_INTERVAL = ("rollout.gamma", "rollout.gae_lambda")
+# (settings, test a valid value passes, what is accepted)
+_RANGES = (
+    (
+        ("rollout.num_envs", "rollout.n_steps", "env.max_episode_frames", "env.obs_clip"),
+        lambda value: value > 0,
+        "a positive number",
+    ),
+    (("rollout.gamma", "rollout.gae_lambda"), lambda value: 0.0 <= value <= 1.0, "a number in [0, 1]"),
+    (("loss.value_coef", "loss.entropy_coef"), lambda value: value >= 0, "a number ≥ 0"),
+)
 
 
 def validate(config: RunConfig) -> None:
     """Range checks that cannot be expressed as a type; raises :class:`ConfigError`."""
     if config.steps <= 0:
         raise ConfigError(f"bad value {config.steps!r} for steps: expected a positive integer")
-    for key in _POSITIVE:
-        section, name = key.split(".")
-        value = getattr(getattr(config, section), name)
-        if value <= 0:
-            raise ConfigError(f"bad value {value!r} for {key}: expected a positive number")
-    for key in _UNIT_INTERVAL:
-        section, name = key.split(".")
-        value = getattr(getattr(config, section), name)
-        if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"bad value {value!r} for {key}: expected a number in [0, 1]")
-    for key in ("loss.value_coef", "loss.entropy_coef"):
-        value = getattr(config.loss, key.split(".")[1])
-        if value < 0:
-            raise ConfigError(f"bad value {value!r} for {key}: expected a number ≥ 0")
+    for keys, is_valid, accepted in _RANGES:
+        for key in keys:
+            section, name = key.split(".")
+            value = getattr(getattr(config, section), name)
+            if not is_valid(value):
+                raise ConfigError(f"bad value {value!r} for {key}: expected {accepted}")
