@@ -1,11 +1,14 @@
 """Atari training throughput, measured in one process on one machine.
 
-Three rates in env steps (agent steps, 4 frames each) per second, in this order:
+Four rates in env steps (agent steps, 4 frames each) per second, in this order:
 
 1. ``raw_env``: ale-py's ``AtariVectorEnv`` alone, stepped with random actions
    with the same preprocessing the harness uses (the ceiling for any agent);
-2. ``acktr_bench_sgd``: ``acktr-bench``'s A2C (``sgd``) training, paper protocol;
-3. ``sb3_a2c``: Stable-Baselines3's A2C (``CnnPolicy``, its defaults) on
+2. ``sync_a2c_bound``: the ceiling for synchronous A2C with the Nature CNN on this
+   machine: the env step, the acting forward and the update's forward + backward,
+   each timed alone, summed over one rollout (no Python, no bookkeeping);
+3. ``acktr_bench_sgd``: ``acktr-bench``'s A2C (``sgd``) training, paper protocol;
+4. ``sb3_a2c``: Stable-Baselines3's A2C (``CnnPolicy``, its defaults) on
    ``<Game>NoFrameskip-v4`` with its Atari wrappers and a 4-frame stack.
 
 Run: ``python -m bench.throughput --game Pong --num-envs 16 --steps 20000``.
@@ -17,12 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from algorithms.config import EnvConfig
 from algorithms.envs import make_env
+from algorithms.nets import build_actor_critic
+from algorithms.objective import ActorCriticObjective
 from algorithms.presets import resolve_config
 from algorithms.training import train
 from bench.provenance import hardware, package_versions
@@ -38,6 +44,46 @@ def raw_env_rate(env_id: str, num_envs: int, steps: int) -> float:
         for action in actions:
             env.step(action)
         return len(actions) * num_envs / (time.perf_counter() - start)
+
+
+def _mean_seconds(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def sync_a2c_bound(env_id: str, num_envs: int, raw_rate: float, repeats: int = 20) -> float:
+    """Batch size ÷ (n_steps · (env step + acting forward) + bootstrap forward + update fwd/bwd)."""
+    config = resolve_config(env_id, "sgd", 1, seed=0, device="cpu", num_envs=num_envs)
+    n_steps = config.rollout.n_steps
+    with make_env(env_id, num_envs, seed=0, config=config.env) as env:
+        model = build_actor_critic(env.observation_space, env.action_space, config.domain, config.net)
+        obs = torch.from_numpy(env.reset())
+    batch = obs.repeat(n_steps, 1, 1, 1)
+    objective = ActorCriticObjective(
+        model,
+        obs=batch,
+        actions=torch.zeros(len(batch), dtype=torch.int64),
+        advantages=torch.ones(len(batch)),
+        returns=torch.zeros(len(batch)),
+        old_log_probs=torch.zeros(len(batch)),
+        value_coef=config.loss.value_coef,
+        entropy_coef=config.loss.entropy_coef,
+    )
+
+    @torch.no_grad()
+    def act() -> None:
+        model(obs)[0].sample()
+
+    def update() -> None:
+        model.zero_grad(set_to_none=True)
+        objective.evaluate()[0].backward()
+
+    env_step = num_envs / raw_rate
+    seconds = n_steps * (env_step + _mean_seconds(act, repeats)) + _mean_seconds(act, repeats)
+    return len(batch) / (seconds + _mean_seconds(update, repeats))
 
 
 class _LastRow:
@@ -81,8 +127,10 @@ def main() -> None:
     args = parser.parse_args()
 
     env_id = f"ALE/{args.game}-v5"
+    raw = raw_env_rate(env_id, args.num_envs, args.steps)
     rates = {
-        "raw_env": raw_env_rate(env_id, args.num_envs, args.steps),
+        "raw_env": raw,
+        "sync_a2c_bound": sync_a2c_bound(env_id, args.num_envs, raw),
         "acktr_bench_sgd": harness_rate(env_id, args.num_envs, args.steps),
     }
     if not args.skip_sb3:
@@ -93,6 +141,7 @@ def main() -> None:
         print(f"  {name:<16} {rate:8.0f} env steps/s")
     ours = rates["acktr_bench_sgd"]
     print(f"  ours / raw env   {ours / rates['raw_env']:.2f}")
+    print(f"  ours / bound     {ours / rates['sync_a2c_bound']:.2f}")
     if "sb3_a2c" in rates:
         print(f"  ours / SB3 A2C   {ours / rates['sb3_a2c']:.2f}")
     if args.json:
