@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.distributions import Distribution
 
 from algorithms.nets import ActorCritic
 
@@ -25,7 +26,9 @@ class ActorCriticObjective:
       true-Fisher statistics.
 
     After each ``evaluate()``, ``terms`` holds detached scalars ``loss``,
-    ``policy_loss``, ``value_loss`` and ``entropy`` for logging.
+    ``policy_loss``, ``value_loss`` and ``entropy`` for logging, and ``outputs``
+    the forward's ``(distribution, values [B])`` with their graph (what exact-
+    Fisher curvature differentiates).
     """
 
     def __init__(
@@ -48,14 +51,15 @@ class ActorCriticObjective:
         self.value_coef = value_coef
         self.entropy_coef = entropy_coef
         self.terms: dict[str, torch.Tensor] = {}
+        self.outputs: tuple[Distribution, torch.Tensor] | None = None
 
     @property
     def policy(self) -> nn.Module:
         """Observations → action distribution (``Categorical`` or ``Independent(Normal)``)."""
         return self.model.policy
 
-    def _forward(self) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-        """One forward pass: the loss terms (with graph), log π(a|s) [B] and V(s) [B]."""
+    def _forward(self) -> tuple[dict[str, torch.Tensor], Distribution, torch.Tensor, torch.Tensor]:
+        """One forward pass: the loss terms (with graph), π(·|s), log π(a|s) [B] and V(s) [B]."""
         dist, values = self.model(self.obs)
         log_probs = dist.log_prob(self.actions)
         ratio = torch.exp(log_probs - self.old_log_probs)
@@ -64,10 +68,11 @@ class ActorCriticObjective:
         entropy = dist.entropy().mean()
         loss = policy_loss - self.entropy_coef * entropy + self.value_coef * value_loss
         terms = {"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
-        return terms, log_probs, values
+        return terms, dist, log_probs, values
 
     def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
-        terms, log_probs, values = self._forward()
+        terms, dist, log_probs, values = self._forward()
+        self.outputs = (dist, values)
         self.terms = {name: value.detach() for name, value in terms.items()}
         targets = values.detach() + torch.randn_like(values)
         sampled_nll = -log_probs.sum() + 0.5 * (targets - values).pow(2).sum()

@@ -11,6 +11,7 @@ from torch import nn
 from algorithms.config import ConfigError
 from algorithms.optim.base import Optimizer
 from algorithms.optim.first_order import FirstOrder, FirstOrderConfig
+from algorithms.optim.kronecker import ACKTRConfig, KFACConfig, KroneckerOptimizer
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,27 @@ class OptimizerEntry:
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
+# Batch shapes of the ACKTR paper and its reference code (DESIGN §5): Atari 32 envs × 20
+# steps; MuJoCo 2500 transitions per update with GAE(0.97) and OpenAI Baselines' policy
+# K-FAC settings (acktr_cont.py: lr 0.03, refresh every 2, 1 cold update at lr·(1 − 0.9),
+# its default KL clip 0.01, no gradient clip); classic control as Stable-Baselines' ACKTR
+# defaults (20 steps, value coefficient 0.25) with the RL Zoo's 8 envs and no entropy bonus.
+KRONECKER_PRESETS: dict[str, dict[str, Any]] = {
+    "atari": {"rollout.num_envs": 32, "rollout.n_steps": 20},
+    "mujoco": {
+        "rollout.num_envs": 10,
+        "rollout.n_steps": 250,
+        "rollout.gae_lambda": 0.97,
+        "optimizer.lr": 0.03,
+        "optimizer.lr_schedule": "constant",
+        "optimizer.refresh_every": 2,
+        "optimizer.cold_start": 1,
+        "optimizer.cold_lr": 0.003,
+        "optimizer.max_grad_norm": 0.0,
+    },
+    "classic": {"rollout.num_envs": 8, "rollout.n_steps": 20, "loss.value_coef": 0.25},
+}
+
 OPTIMIZERS: dict[str, OptimizerEntry] = {
     "sgd": OptimizerEntry(
         name="sgd",
@@ -36,6 +58,20 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {
         config_type=FirstOrderConfig,
         build=FirstOrder,
         presets={"atari": {}, "mujoco": {}, "classic": {}},
+    ),
+    "acktr": OptimizerEntry(
+        name="acktr",
+        summary="K-FAC natural gradient in a KL trust region, with momentum (Wu et al. 2017)",
+        config_type=ACKTRConfig,
+        build=KroneckerOptimizer,
+        presets=KRONECKER_PRESETS,
+    ),
+    "kfac": OptimizerEntry(
+        name="kfac",
+        summary="K-FAC with Levenberg-Marquardt adaptive damping and momentum (Martens & Grosse 2015)",
+        config_type=KFACConfig,
+        build=KroneckerOptimizer,
+        presets=KRONECKER_PRESETS,
     ),
 }
 

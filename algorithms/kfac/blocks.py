@@ -1,0 +1,106 @@
+"""One Kronecker-factored Fisher block per ``nn.Linear`` / ``nn.Conv2d`` layer.
+
+Conventions (DESIGN §4). A layer computes s = W ā, where ā is the layer input with
+a 1 appended (the bias is W's last column: one block per layer, as in Martens &
+Grosse 2015). W is torch's weight as an (out, in) matrix; a Conv2d kernel
+[out, C, kh, kw] is read as (out, C·kh·kw) in ``F.unfold``'s patch order.
+
+For a batch of N samples with |T| output locations each (|T| = 1 for Linear):
+
+    Ā = 1/(N·|T|) Σ_{n,t} ā_{n,t} ā_{n,t}ᵀ     shape (in + 1, in + 1)
+    G = 1/N       Σ_{n,t} g_{n,t} g_{n,t}ᵀ     shape (out, out)
+
+where g is the gradient of a *summed* negative log-likelihood w.r.t. the layer
+output s. Because the NLL is summed, g is already a per-sample gradient and no
+N² correction is needed (a mean-reduced loss would need G · N²).
+
+The block approximates the Fisher as Ā ⊗ G, or G ⊗ Ā in torch's row-major
+flattening of W. For Conv2d this is KFC's |T| · Ω ⊗ Γ (Grosse & Martens 2016,
+Ω and Γ averaged over locations), the expansion that follows from spatial
+homogeneity and spatially uncorrelated derivatives. The |T| sits in G, so a
+damping value λ means the same thing for Linear and Conv2d layers: the block is
+damped as Ā ⊗ G + λ I. (Public ports instead divide ā by |T| and multiply g by
+|T|, which rescales what their damping means per layer.)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SUPPORTED_LAYERS = (nn.Linear, nn.Conv2d)
+
+
+def is_supported(module: nn.Module) -> bool:
+    """Linear layers, and Conv2d layers without groups or a non-zero padding mode."""
+    if isinstance(module, nn.Conv2d):
+        return module.groups == 1 and module.padding_mode == "zeros" and isinstance(module.padding, tuple)
+    return isinstance(module, nn.Linear)
+
+
+class KroneckerBlock:
+    """Factor statistics and gradient reshaping for one supported layer.
+
+    ``A`` and ``G`` hold the running (EMA) factors once statistics have been seen.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        if not is_supported(module):
+            raise ValueError(f"unsupported layer {module!r}; accepted: nn.Linear, nn.Conv2d (groups=1)")
+        self.module = module
+        self.is_conv = isinstance(module, nn.Conv2d)
+        self.has_bias = module.bias is not None
+        self.params: list[nn.Parameter] = [module.weight] + ([module.bias] if self.has_bias else [])
+        self.out_dim = module.weight.shape[0]
+        self.in_dim = module.weight[0].numel() + int(self.has_bias)
+        self.A: torch.Tensor | None = None
+        self.G: torch.Tensor | None = None
+
+    def patches(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Layer inputs → rows ā without the appended 1: [N·|T|, in] (Linear: any leading dims)."""
+        if not self.is_conv:
+            return inputs.reshape(-1, inputs.shape[-1])
+        m = self.module
+        unfolded = F.unfold(inputs, m.kernel_size, m.dilation, m.padding, m.stride)  # [N, C·kh·kw, |T|]
+        return unfolded.transpose(1, 2).reshape(-1, unfolded.shape[1])
+
+    def input_factor(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Â = mean over rows of ā āᵀ, with the homogeneous coordinate last: [in + 1, in + 1]."""
+        rows = self.patches(inputs)
+        count, width = rows.shape
+        if not self.has_bias:
+            return rows.T @ rows / count
+        factor = rows.new_empty(width + 1, width + 1)
+        factor[:width, :width] = rows.T @ rows
+        sums = rows.sum(0)
+        factor[:width, width] = sums
+        factor[width, :width] = sums
+        factor[width, width] = count
+        return factor / count
+
+    def output_factor(self, grads: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """Ĝ = Σ g gᵀ / batch_size over every row of ``grads``: [out, out].
+
+        ``grads`` are output gradients [..., out] (Linear) or [..., out, H, W] (Conv2d);
+        any leading dims (batch, or exact-mode columns × batch) are summed over.
+        """
+        rows = grads.movedim(-3, -1) if self.is_conv else grads
+        rows = rows.reshape(-1, self.out_dim)
+        return rows.T @ rows / batch_size
+
+    def gradient_matrix(self, grads: list[torch.Tensor]) -> torch.Tensor:
+        """Per-parameter gradients (weight[, bias]) → one (out, in + 1) matrix."""
+        weight = grads[0].reshape(self.out_dim, -1)
+        return torch.cat([weight, grads[1].unsqueeze(1)], dim=1) if self.has_bias else weight
+
+    def split(self, matrix: torch.Tensor) -> list[torch.Tensor]:
+        """Inverse of :meth:`gradient_matrix`: (out, in + 1) → tensors shaped like weight[, bias]."""
+        weight_shape = self.module.weight.shape
+        if not self.has_bias:
+            return [matrix.reshape(weight_shape)]
+        return [matrix[:, :-1].reshape(weight_shape), matrix[:, -1].contiguous()]
+
+    def quadratic_form(self, matrix: torch.Tensor) -> torch.Tensor:
+        """vec(V)ᵀ (G ⊗ Ā) vec(V) = ⟨G V Ā, V⟩ for V of shape (out, in + 1), with the current factors."""
+        return ((self.G @ matrix @ self.A) * matrix).sum()

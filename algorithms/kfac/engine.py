@@ -1,0 +1,203 @@
+"""K-FAC curvature of a live module: capture, running factors, refresh, preconditioning."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+from torch.distributions import Distribution
+
+from algorithms.config import ConfigError
+from algorithms.kfac.blocks import SUPPORTED_LAYERS, KroneckerBlock, is_supported
+from algorithms.kfac.damped_inverse import DecompositionError, make_damped_inverse
+from algorithms.kfac.output_fisher import exact_fisher_columns
+from algorithms.nets import DiagGaussianHead
+
+FISHER_MODES = ("sampled", "exact")
+
+LOG_STD_FISHER = 2.0
+"""Exact Fisher of a state-independent Gaussian log σ_d, per dimension (DESIGN §4)."""
+
+
+class KroneckerFisher:
+    """Block-diagonal K-FAC curvature over ``module``'s trainable parameters.
+
+    - Every ``nn.Linear`` / ``nn.Conv2d`` gets one Kronecker block (bias included).
+    - A Gaussian policy's state-independent log σ gets its exact, closed-form
+      diagonal Fisher 2·I: it needs no statistics and is damped like the rest.
+    - Any other trainable parameter is refused at construction.
+
+    Statistics come from one forward run inside :meth:`capturing`, then
+    :meth:`update_statistics`: ``sampled`` mode backpropagates the objective's
+    ``sampled_nll`` (one model sample per datum: true Fisher), ``exact`` mode
+    backpropagates the closed-form output Fisher's square-root columns. Only
+    gradients w.r.t. layer outputs are computed, never w.r.t. weights.
+
+    Factors are exponential moving averages with decay ``min(stat_decay, k/(k+1))``
+    at the k-th update (k = 0, 1, …): a plain running mean until it reaches the
+    decay (cold start), so the first statistics are not shrunk toward zero.
+    ``params`` lists the covered parameters in ``module.parameters()`` order; every
+    list of gradients or directions below is in that order.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        fisher: str = "sampled",
+        preconditioner: str = "eigen",
+        stat_decay: float = 0.99,
+    ) -> None:
+        if fisher not in FISHER_MODES:
+            raise ConfigError(f"bad fisher mode {fisher!r}; accepted: {', '.join(FISHER_MODES)}")
+        self.fisher = fisher
+        self.stat_decay = stat_decay
+        self.blocks = [
+            KroneckerBlock(m)
+            for m in module.modules()
+            if isinstance(m, SUPPORTED_LAYERS) and any(p.requires_grad for p in m.parameters())
+        ]
+        self.inverses = [make_damped_inverse(preconditioner) for _ in self.blocks]
+        log_stds = [m.log_std for m in module.modules() if isinstance(m, DiagGaussianHead)]
+        self.params = [p for p in module.parameters() if p.requires_grad]
+        covered = {id(p) for b in self.blocks for p in b.params} | {id(p) for p in log_stds}
+        self._check_coverage(module, covered)
+        index = {id(p): i for i, p in enumerate(self.params)}
+        self._block_slots = [[index[id(p)] for p in b.params] for b in self.blocks]
+        self._diagonal_slots = [index[id(p)] for p in log_stds]
+        self._capturing = False
+        self._inputs: list[torch.Tensor | None] = [None] * len(self.blocks)
+        self._outputs: list[torch.Tensor | None] = [None] * len(self.blocks)
+        for i, block in enumerate(self.blocks):
+            block.module.register_forward_hook(self._make_hook(i))
+        self.stat_updates = 0
+        self.ready = False
+        self.timings = {"stats": 0.0, "refresh": 0.0, "precondition": 0.0}
+
+    def _check_coverage(self, module: nn.Module, covered: set[int]) -> None:
+        named = module.named_parameters()
+        uncovered = [name for name, p in named if p.requires_grad and id(p) not in covered]
+        if uncovered:
+            bad = [m for m in module.modules() if isinstance(m, SUPPORTED_LAYERS) and not is_supported(m)]
+            raise ConfigError(
+                f"K-FAC has no curvature for parameter(s) {', '.join(uncovered)}"
+                + (f" (unsupported layer {bad[0]!r})" if bad else "")
+                + "; accepted: nn.Linear, nn.Conv2d with groups=1, Gaussian log σ"
+            )
+
+    def _make_hook(self, i: int):
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            if not self._capturing:
+                return
+            if self._outputs[i] is not None:
+                raise RuntimeError(f"layer {module!r} ran twice in one captured forward; K-FAC needs one use")
+            self._inputs[i] = inputs[0].detach()
+            self._outputs[i] = output
+
+        return hook
+
+    @contextmanager
+    def capturing(self, enabled: bool = True) -> Iterator[None]:
+        """Record each layer's input and output during the forward run inside (when ``enabled``)."""
+        self._inputs = [None] * len(self.blocks)
+        self._outputs = [None] * len(self.blocks)
+        self._capturing = enabled
+        try:
+            yield
+        finally:
+            self._capturing = False
+
+    def _output_gradients(
+        self, sampled_nll: torch.Tensor | None, dist: Distribution | None, values: torch.Tensor | None
+    ) -> list[torch.Tensor]:
+        """Per-layer gradients w.r.t. the captured outputs; a leading column dim in exact mode."""
+        outputs = self._outputs
+        if self.fisher == "sampled":
+            return list(torch.autograd.grad(sampled_nll, outputs, retain_graph=True, allow_unused=True))
+        targets, columns = exact_fisher_columns(dist, values)
+        return list(
+            torch.autograd.grad(
+                targets, outputs, columns, retain_graph=True, is_grads_batched=True, allow_unused=True
+            )
+        )
+
+    def update_statistics(
+        self,
+        sampled_nll: torch.Tensor | None,
+        dist: Distribution | None = None,
+        values: torch.Tensor | None = None,
+    ) -> bool:
+        """Fold this batch's factors into the running ones; False (nothing folded) if any is not finite.
+
+        Needs a captured forward. ``sampled`` mode uses ``sampled_nll``; ``exact`` mode
+        uses the forward's ``dist`` and ``values`` (None for a policy without a critic).
+        """
+        if any(o is None for o in self._outputs):
+            raise RuntimeError("update_statistics needs a forward run inside capturing()")
+        start = time.perf_counter()
+        batch_size = self._inputs[0].shape[0]
+        grads = self._output_gradients(sampled_nll, dist, values)
+        new = []
+        for block, inputs, g in zip(self.blocks, self._inputs, grads, strict=True):
+            G = block.output_factor(g, batch_size) if g is not None else None
+            if G is None:
+                G = inputs.new_zeros(block.out_dim, block.out_dim)
+            new.append((block.input_factor(inputs), G))
+        self._inputs = [None] * len(self.blocks)
+        self._outputs = [None] * len(self.blocks)
+        finite = bool(torch.stack([torch.isfinite(A).all() & torch.isfinite(G).all() for A, G in new]).all())
+        if finite:
+            decay = min(self.stat_decay, self.stat_updates / (self.stat_updates + 1))
+            for block, (A, G) in zip(self.blocks, new, strict=True):
+                if block.A is None:
+                    block.A, block.G = A, G
+                else:
+                    block.A.mul_(decay).add_(A, alpha=1 - decay)
+                    block.G.mul_(decay).add_(G, alpha=1 - decay)
+            self.stat_updates += 1
+        self.timings["stats"] += time.perf_counter() - start
+        return finite
+
+    def refresh(self, damping: float) -> bool:
+        """Decompose every block's factors; False if one failed even in float64 (then not ready)."""
+        if self.stat_updates == 0:
+            raise RuntimeError("refresh needs statistics: call update_statistics first")
+        start = time.perf_counter()
+        try:
+            for block, inverse in zip(self.blocks, self.inverses, strict=True):
+                inverse.refresh(block.A, block.G, damping)
+            self.ready = True
+        except DecompositionError:
+            self.ready = False
+        self.timings["refresh"] += time.perf_counter() - start
+        return self.ready
+
+    def precondition(self, grads: list[torch.Tensor], damping: float) -> list[torch.Tensor]:
+        """(F̂ + damping·I)⁻¹ applied to ``grads`` (one tensor per entry of ``params``)."""
+        if not self.ready:
+            raise RuntimeError("precondition needs a successful refresh")
+        start = time.perf_counter()
+        directions: list[torch.Tensor | None] = [None] * len(grads)
+        for block, inverse, slots in zip(self.blocks, self.inverses, self._block_slots, strict=True):
+            matrix = block.gradient_matrix([grads[i] for i in slots])
+            for i, part in zip(slots, block.split(inverse.apply(matrix, damping)), strict=True):
+                directions[i] = part
+        for i in self._diagonal_slots:
+            directions[i] = grads[i] / (LOG_STD_FISHER + damping)
+        self.timings["precondition"] += time.perf_counter() - start
+        return directions
+
+    def quadratic_form(self, vectors: list[torch.Tensor]) -> torch.Tensor:
+        """vᵀ F̂ v with the current running factors (undamped), for one tensor per entry of ``params``."""
+        total = sum(
+            block.quadratic_form(block.gradient_matrix([vectors[i] for i in slots]))
+            for block, slots in zip(self.blocks, self._block_slots, strict=True)
+        )
+        return total + sum(LOG_STD_FISHER * vectors[i].pow(2).sum() for i in self._diagonal_slots)
+
+    def pop_timings(self) -> dict[str, float]:
+        """Seconds spent in statistics, refresh and preconditioning since the last call (host clock)."""
+        timings, self.timings = self.timings, dict.fromkeys(self.timings, 0.0)
+        return timings

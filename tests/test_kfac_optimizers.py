@@ -1,0 +1,188 @@
+"""acktr and kfac: trust region, Levenberg–Marquardt damping, failure handling, and learning."""
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from algorithms.config import NetConfig
+from algorithms.nets import SeparateActorCritic, build_actor_critic
+from algorithms.objective import ActorCriticObjective
+from algorithms.optim.kronecker import ACKTRConfig, KFACConfig, KroneckerOptimizer
+from algorithms.optim.lm_damping import LevenbergMarquardt
+from algorithms.presets import resolve_config
+from algorithms.training import train
+
+
+def batch_objective(model, n=32, obs_dim=4, n_actions=2, seed=0, advantages=None):
+    generator = torch.Generator().manual_seed(seed)
+    obs = torch.randn(n, obs_dim, generator=generator)
+    with torch.no_grad():
+        dist, _ = model(obs)
+        actions = dist.sample()
+        old_log_probs = dist.log_prob(actions)
+    return ActorCriticObjective(
+        model,
+        obs=obs,
+        actions=actions,
+        advantages=advantages if advantages is not None else torch.randn(n, generator=generator),
+        returns=torch.randn(n, generator=generator),
+        old_log_probs=old_log_probs,
+        value_coef=0.5,
+        entropy_coef=0.01,
+    )
+
+
+def cartpole_model(seed=0):
+    torch.manual_seed(seed)
+    return SeparateActorCritic(4, gym.spaces.Discrete(2), NetConfig())
+
+
+def snapshot(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("preconditioner", ["eigen", "tikhonov"])
+def test_trust_region_bounds_the_quadratic_kl_estimate(preconditioner):
+    model = cartpole_model()
+    config = ACKTRConfig(lr=5.0, lr_schedule="constant", cold_start=0, preconditioner=preconditioner)
+    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    objective = batch_objective(model)
+    loss, _ = objective.evaluate()
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    before = snapshot(model)
+    stats = optimizer.step(objective)
+
+    assert stats["skipped"] == 0 and stats["cold_start"] == 0
+    assert stats["step_scale"] < 1.0  # lr 5 is far outside the region: the clip is active
+    assert stats["kl_estimate"] == pytest.approx(config.kl_clip, rel=1e-5)
+    # Independently: with zero initial velocity the change is −lr(1 − μ)·s with s = νΔ.
+    step_size = config.lr * (1 - config.momentum)
+    s = [(b - p.detach()) / step_size for b, p in zip(before, model.parameters(), strict=True)]
+    nu = stats["step_scale"]
+    # lr² ν² Δᵀ∇:
+    estimate = config.lr**2 * nu * sum(float((x * g).sum()) for x, g in zip(s, grads, strict=True))
+    assert 0 < estimate <= config.kl_clip * (1 + 1e-4)
+    if preconditioner == "eigen":  # here (F̂ + λI)Δ = ∇ exactly, so the estimate is lr² sᵀ(F̂ + λI)s
+        curvature = optimizer.curvature
+        damped = float(curvature.quadratic_form(s)) + config.damping * sum(float(x.pow(2).sum()) for x in s)
+        assert config.lr**2 * damped == pytest.approx(config.kl_clip, rel=1e-3)
+
+
+def test_small_steps_are_not_scaled():
+    model = cartpole_model()
+    config = ACKTRConfig(lr=1e-3, lr_schedule="constant", cold_start=0)
+    stats = KroneckerOptimizer(model, config, total_updates=10).step(batch_objective(model))
+    assert stats["step_scale"] == 1.0 and stats["kl_estimate"] < config.kl_clip
+
+
+@pytest.mark.parametrize("name", ["acktr", "kfac"])
+def test_a_nan_gradient_leaves_the_parameters_unchanged(name):
+    model = cartpole_model()
+    config = (ACKTRConfig if name == "acktr" else KFACConfig)(cold_start=0)
+    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    optimizer.step(batch_objective(model))
+    before, velocity = snapshot(model), [v.clone() for v in optimizer.velocity]
+    advantages = torch.full((32,), math.nan)
+    stats = optimizer.step(batch_objective(model, seed=1, advantages=advantages))
+    assert stats["skipped"] == 1
+    assert all(torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+    assert all(torch.equal(v, w) for v, w in zip(velocity, optimizer.velocity, strict=True))
+
+
+@pytest.mark.parametrize("preconditioner", ["eigen", "tikhonov"])
+def test_a_singular_factor_without_damping_leaves_the_parameters_unchanged(preconditioner):
+    model = cartpole_model()
+    config = ACKTRConfig(cold_start=0, damping=0.0, preconditioner=preconditioner)
+    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    objective = batch_objective(model)
+    objective.obs[:, 0] = 0.0  # the first layers' input factors become singular
+    before = snapshot(model)
+    stats = optimizer.step(objective)
+    assert stats["skipped"] == 1
+    assert all(torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+
+
+def test_cold_start_takes_momentum_sgd_steps_then_kfac():
+    model = cartpole_model()
+    config = ACKTRConfig(cold_start=2, cold_lr=0.1, max_grad_norm=0.0)
+    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    objective = batch_objective(model)
+    loss, _ = objective.evaluate()
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    before = snapshot(model)
+    assert optimizer.step(objective)["cold_start"] == 1
+    for b, p, g in zip(before, model.parameters(), grads, strict=True):
+        torch.testing.assert_close(p.detach(), b - 0.1 * g)
+    assert optimizer.step(batch_objective(model, seed=1))["cold_start"] == 1
+    stats = optimizer.step(batch_objective(model, seed=2))
+    assert stats["cold_start"] == 0 and math.isfinite(stats["kl_estimate"])
+    assert optimizer.curvature.stat_updates == 3
+
+
+def test_levenberg_marquardt_rule():
+    lm = LevenbergMarquardt(1.0, every=5, minimum=0.5, maximum=2.0)
+    omega = (19 / 20) ** 5
+    assert [lm.due(u) for u in range(6)] == [False, False, False, False, True, False]
+    assert lm.adapt(-0.9, -1.0) == pytest.approx(0.9) and lm.damping == pytest.approx(omega)
+    lm.adapt(-0.5, -1.0)
+    assert lm.damping == pytest.approx(omega)  # ¼ ≤ ρ ≤ ¾: unchanged
+    lm.adapt(0.1, -1.0)  # the loss went up: bad
+    assert lm.damping == pytest.approx(1.0)
+    assert math.isnan(lm.adapt(math.nan, -1.0)) and lm.damping == pytest.approx(1 / omega)
+    for _ in range(50):
+        lm.adapt(math.nan, -1.0)
+    assert lm.damping == 2.0  # clipped
+
+
+def test_kfac_measures_rho_against_its_quadratic_model():
+    model = cartpole_model()
+    config = KFACConfig(lm_every=1, damping=1.0)
+    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    objective = batch_objective(model)
+    loss, _ = objective.evaluate()
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    before = snapshot(model)
+    stats = optimizer.step(objective)
+
+    delta = [p.detach() - b for b, p in zip(before, model.parameters(), strict=True)]
+    predicted = sum(float((g * d).sum()) for g, d in zip(grads, delta, strict=True))
+    predicted += 0.5 * float(optimizer.curvature.quadratic_form(delta))
+    actual = float(objective.loss_at_current_params() - loss.detach())
+    assert stats["rho"] == pytest.approx(actual / predicted, rel=1e-4)
+    assert stats["rho"] > 0  # a damped natural step on a fresh batch decreases the loss
+    omega = 19 / 20
+    expected = omega if stats["rho"] > 0.75 else 1 / omega if stats["rho"] < 0.25 else 1.0
+    assert stats["damping"] == pytest.approx(expected)
+
+
+def test_exact_fisher_mode_runs_on_the_nature_cnn():
+    env_config = resolve_config("ALE/Pong-v5", "acktr", 64, device="cpu")
+    space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    model = build_actor_critic(space, gym.spaces.Discrete(6), "atari", env_config.net)
+    config = ACKTRConfig(cold_start=0, fisher="exact")
+    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    obs = torch.randint(0, 255, (8, 4, 84, 84), dtype=torch.uint8)
+    actions, zeros = torch.zeros(8, dtype=torch.int64), torch.zeros(8)
+    objective = ActorCriticObjective(model, obs, actions, torch.ones(8), zeros, zeros, 0.5, 0.01)
+    stats = optimizer.step(objective)
+    assert stats["skipped"] == 0 and len(optimizer.curvature.blocks) == 6
+
+
+@pytest.mark.slow
+def test_acktr_solves_cartpole_within_100k_steps():
+    config = resolve_config("CartPole-v1", "acktr", 100_000, seed=0, device="cpu")
+    returns = []
+
+    class Episodes:
+        def log_update(self, row):
+            pass
+
+        def log_episodes(self, env_steps, episodes):
+            returns.extend(e.raw_return for e in episodes)
+
+    assert train(config, Episodes()).state == "done"
+    windows = [np.mean(returns[i - 20 : i]) for i in range(20, len(returns) + 1)]
+    assert max(windows) >= 475
