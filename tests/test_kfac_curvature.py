@@ -134,7 +134,8 @@ def test_conv_factors_equal_an_explicit_unfold_and_sum():
     for n in range(4):
         for i in range(3):
             for j in range(3):
-                patch = padded[n, :, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3].reshape(-1)  # (C, kh, kw) order
+                window = padded[n, :, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3]  # [C, kh, kw]
+                patch = window.permute(1, 2, 0).reshape(-1)  # (kh, kw, C) order
                 a = torch.cat([patch, torch.ones(1)])
                 A += torch.outer(a, a)
                 G += torch.outer(grads[n, :, i, j], grads[n, :, i, j])
@@ -161,8 +162,11 @@ def test_conv_factors_through_hooks_match_the_gradient_of_the_summed_nll():
     block = engine.blocks[0]
     rows = block.patches(captured_input)  # [|T|, in]
     per_location = g.movedim(1, -1).reshape(-1, 3)  # [|T|, out]
-    torch.testing.assert_close(per_location.T @ rows, weight_grad.reshape(3, -1))
-    torch.testing.assert_close(per_location.sum(0), bias_grad)
+    gradient = block.gradient_matrix([weight_grad, bias_grad])
+    torch.testing.assert_close(per_location.T @ rows, gradient[:, :-1])
+    torch.testing.assert_close(per_location.sum(0), gradient[:, -1])
+    restored = block.split(gradient)
+    assert torch.equal(restored[0], weight_grad) and torch.equal(restored[1], bias_grad)
 
 
 def dense_damped_kronecker(A, G, damping, mode):

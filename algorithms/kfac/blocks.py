@@ -3,7 +3,8 @@
 Conventions (DESIGN §4). A layer computes s = W ā, where ā is the layer input with
 a 1 appended (the bias is W's last column: one block per layer, as in Martens &
 Grosse 2015). W is torch's weight as an (out, in) matrix; a Conv2d kernel
-[out, C, kh, kw] is read as (out, C·kh·kw) in ``F.unfold``'s patch order.
+[out, C, kh, kw] is read as (out, kh·kw·C): kernel row, column, then channel, the
+order in which a patch of a channels-last input lies in memory.
 
 For a batch of N samples with |T| output locations each (|T| = 1 for Linear):
 
@@ -58,12 +59,25 @@ class KroneckerBlock:
         self.G: torch.Tensor | None = None
 
     def patches(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Layer inputs → rows ā without the appended 1: [N·|T|, in] (Linear: any leading dims)."""
+        """Layer inputs → rows ā without the appended 1: [N·|T|, in] (Linear: any leading dims).
+
+        Conv2d patches are read through a strided view of the (padded) input and
+        copied once, in (kh, kw, C) order: no im2col buffer and no transpose.
+        """
         if not self.is_conv:
             return inputs.reshape(-1, inputs.shape[-1])
         m = self.module
-        unfolded = F.unfold(inputs, m.kernel_size, m.dilation, m.padding, m.stride)  # [N, C·kh·kw, |T|]
-        return unfolded.transpose(1, 2).reshape(-1, unfolded.shape[1])
+        (kh, kw), (sh, sw), (dh, dw), (ph, pw) = m.kernel_size, m.stride, m.dilation, m.padding
+        x = F.pad(inputs, (pw, pw, ph, ph)) if ph or pw else inputs
+        x = x.permute(0, 2, 3, 1)  # [N, H, W, C]; a free view of a channels-last tensor
+        n, height, width, channels = x.shape
+        out_h = (height - dh * (kh - 1) - 1) // sh + 1
+        out_w = (width - dw * (kw - 1) - 1) // sw + 1
+        s_n, s_h, s_w, s_c = x.stride()
+        windows = x.as_strided(
+            (n, out_h, out_w, kh, kw, channels), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
+        )
+        return windows.reshape(n * out_h * out_w, kh * kw * channels)
 
     def input_factor(self, inputs: torch.Tensor) -> torch.Tensor:
         """Â = mean over rows of ā āᵀ, with the homogeneous coordinate last: [in + 1, in + 1]."""
@@ -91,15 +105,19 @@ class KroneckerBlock:
 
     def gradient_matrix(self, grads: list[torch.Tensor]) -> torch.Tensor:
         """Per-parameter gradients (weight[, bias]) → one (out, in + 1) matrix."""
-        weight = grads[0].reshape(self.out_dim, -1)
+        weight = grads[0].permute(0, 2, 3, 1) if self.is_conv else grads[0]
+        weight = weight.reshape(self.out_dim, -1)
         return torch.cat([weight, grads[1].unsqueeze(1)], dim=1) if self.has_bias else weight
 
     def split(self, matrix: torch.Tensor) -> list[torch.Tensor]:
         """Inverse of :meth:`gradient_matrix`: (out, in + 1) → tensors shaped like weight[, bias]."""
-        weight_shape = self.module.weight.shape
-        if not self.has_bias:
-            return [matrix.reshape(weight_shape)]
-        return [matrix[:, :-1].reshape(weight_shape), matrix[:, -1].contiguous()]
+        out, channels, kh, kw = (*self.module.weight.shape, 1, 1)[:4]
+        weight = matrix[:, : matrix.shape[1] - int(self.has_bias)]
+        if self.is_conv:  # (out, kh, kw, C) memory seen as (out, C, kh, kw): channels-last strides
+            weight = weight.reshape(out, kh, kw, channels).permute(0, 3, 1, 2)
+        else:
+            weight = weight.reshape(self.module.weight.shape)
+        return [weight, matrix[:, -1].contiguous()] if self.has_bias else [weight]
 
     def quadratic_form(self, matrix: torch.Tensor) -> torch.Tensor:
         """vec(V)ᵀ (G ⊗ Ā) vec(V) = ⟨G V Ā, V⟩ for V of shape (out, in + 1), with the current factors."""

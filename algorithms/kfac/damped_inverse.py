@@ -29,46 +29,51 @@ class DecompositionError(RuntimeError):
     """A factor could not be decomposed even in float64."""
 
 
-def _decompose(fn: Callable[[torch.Tensor], tuple[torch.Tensor, ...]], matrix: torch.Tensor) -> tuple:
-    """``fn(matrix)``, retried in float64 if it fails or is not finite; results in ``matrix.dtype``."""
-    for dtype in (matrix.dtype, torch.float64):
-        try:
-            results = fn(matrix.to(dtype))
-        except torch.linalg.LinAlgError:
-            continue
-        if all(bool(torch.isfinite(r).all()) for r in results):
-            return tuple(r.to(matrix.dtype) for r in results)
-    raise DecompositionError(f"factor of size {matrix.shape[0]} could not be decomposed in float64")
+def _decompose_all(
+    fn: Callable[[torch.Tensor], tuple[torch.Tensor, ...]], matrices: list[torch.Tensor]
+) -> list[tuple[torch.Tensor, ...]]:
+    """``fn`` on every matrix, batched by shape; a batch that fails or is not finite is retried
+    in float64; results in each matrix's dtype. Raises :class:`DecompositionError`."""
+    results: list[tuple[torch.Tensor, ...] | None] = [None] * len(matrices)
+    groups: dict[tuple, list[int]] = {}
+    for i, matrix in enumerate(matrices):
+        groups.setdefault((matrix.shape, matrix.dtype), []).append(i)
+    for (shape, dtype), members in groups.items():
+        stacked = torch.stack([matrices[i] for i in members])
+        for attempt in (dtype, torch.float64):
+            try:
+                outputs = fn(stacked.to(attempt))
+            except torch.linalg.LinAlgError:
+                continue
+            if bool(torch.stack([torch.isfinite(o).all() for o in outputs]).all()):
+                break
+        else:
+            raise DecompositionError(f"a factor of size {shape[0]} could not be decomposed in float64")
+        for position, i in enumerate(members):
+            results[i] = tuple(o[position].to(dtype) for o in outputs)
+    return results
 
 
-def _damped_cholesky_inverse(matrix: torch.Tensor, shift: float) -> torch.Tensor:
-    def inverse(m: torch.Tensor) -> tuple[torch.Tensor]:
-        eye = torch.eye(m.shape[0], dtype=m.dtype, device=m.device)
-        factor, info = torch.linalg.cholesky_ex(m + shift * eye)
-        if int(info) != 0:
-            raise torch.linalg.LinAlgError(f"not positive definite (minor {int(info)})")
-        return (torch.cholesky_inverse(factor),)
-
-    return _decompose(inverse, matrix)[0]
+def _eigh(matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    values, vectors = torch.linalg.eigh(matrices)
+    return values.clamp(min=0.0), vectors  # factors are PSD; negative values are round-off
 
 
-def _eigh(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    values, vectors = _decompose(torch.linalg.eigh, matrix)
-    return values.clamp_(min=0.0), vectors  # factors are PSD; negative values are round-off
+def _cholesky_inverse(matrices: torch.Tensor) -> tuple[torch.Tensor]:
+    factors, info = torch.linalg.cholesky_ex(matrices)
+    if bool((info != 0).any()):
+        raise torch.linalg.LinAlgError("a damped factor is not positive definite")
+    return (torch.cholesky_inverse(factors),)
 
 
 class DampedInverse(Protocol):
-    def refresh(self, A: torch.Tensor, G: torch.Tensor, damping: float) -> None:
-        """Decompose the current factors; raises :class:`DecompositionError`."""
-
     def apply(self, matrix: torch.Tensor, damping: float) -> torch.Tensor:
         """(Ā ⊗ G + damping)⁻¹ applied to ``matrix`` (out, in + 1)."""
 
 
 class EigenInverse:
-    def refresh(self, A: torch.Tensor, G: torch.Tensor, damping: float) -> None:
-        self.d_A, self.Q_A = _eigh(A)
-        self.d_G, self.Q_G = _eigh(G)
+    def __init__(self, A: tuple[torch.Tensor, torch.Tensor], G: tuple[torch.Tensor, torch.Tensor]) -> None:
+        (self.d_A, self.Q_A), (self.d_G, self.Q_G) = A, G
 
     def apply(self, matrix: torch.Tensor, damping: float) -> torch.Tensor:
         rotated = self.Q_G.T @ matrix @ self.Q_A
@@ -83,18 +88,30 @@ def tikhonov_pi(A: torch.Tensor, G: torch.Tensor) -> float:
 
 
 class TikhonovInverse:
-    def refresh(self, A: torch.Tensor, G: torch.Tensor, damping: float) -> None:
-        pi, gamma = tikhonov_pi(A, G), damping**0.5
-        self.A_inv = _damped_cholesky_inverse(A, pi * gamma)
-        self.G_inv = _damped_cholesky_inverse(G, gamma / pi)
+    def __init__(self, A_inv: torch.Tensor, G_inv: torch.Tensor) -> None:
+        self.A_inv, self.G_inv = A_inv, G_inv
 
     def apply(self, matrix: torch.Tensor, damping: float) -> torch.Tensor:
-        return self.G_inv @ matrix @ self.A_inv
+        # A⁻¹ is symmetric: (A⁻¹ (G⁻¹V)ᵀ)ᵀ = G⁻¹ V A⁻¹, and this order runs faster in MKL (3137-wide A).
+        return (self.A_inv @ (self.G_inv @ matrix).T).T
 
 
-def make_damped_inverse(kind: str) -> DampedInverse:
+def damped_inverses(
+    kind: str, factors: list[tuple[torch.Tensor, torch.Tensor]], damping: float
+) -> list[DampedInverse]:
+    """One damped inverse per (Ā, G) pair, decompositions batched across layers of equal size."""
     if kind == "eigen":
-        return EigenInverse()
+        parts = _decompose_all(_eigh, [m for pair in factors for m in pair])
+        return [EigenInverse(parts[2 * i], parts[2 * i + 1]) for i in range(len(factors))]
     if kind == "tikhonov":
-        return TikhonovInverse()
+        shifted = []
+        for A, G in factors:
+            pi, gamma = tikhonov_pi(A, G), damping**0.5
+            shifted += [A + pi * gamma * _eye_like(A), G + gamma / pi * _eye_like(G)]
+        parts = _decompose_all(_cholesky_inverse, shifted)
+        return [TikhonovInverse(parts[2 * i][0], parts[2 * i + 1][0]) for i in range(len(factors))]
     raise ValueError(f"unknown preconditioner {kind!r}; accepted: {', '.join(PRECONDITIONERS)}")
+
+
+def _eye_like(matrix: torch.Tensor) -> torch.Tensor:
+    return torch.eye(matrix.shape[0], dtype=matrix.dtype, device=matrix.device)

@@ -12,7 +12,12 @@ from torch.distributions import Distribution
 
 from algorithms.config import ConfigError
 from algorithms.kfac.blocks import SUPPORTED_LAYERS, KroneckerBlock, is_supported
-from algorithms.kfac.damped_inverse import DecompositionError, make_damped_inverse
+from algorithms.kfac.damped_inverse import (
+    PRECONDITIONERS,
+    DampedInverse,
+    DecompositionError,
+    damped_inverses,
+)
 from algorithms.kfac.output_fisher import exact_fisher_columns
 from algorithms.nets import DiagGaussianHead
 
@@ -52,6 +57,10 @@ class KroneckerFisher:
     ) -> None:
         if fisher not in FISHER_MODES:
             raise ConfigError(f"bad fisher mode {fisher!r}; accepted: {', '.join(FISHER_MODES)}")
+        if preconditioner not in PRECONDITIONERS:
+            raise ConfigError(
+                f"bad preconditioner {preconditioner!r}; accepted: {', '.join(PRECONDITIONERS)}"
+            )
         self.fisher = fisher
         self.stat_decay = stat_decay
         self.blocks = [
@@ -59,7 +68,8 @@ class KroneckerFisher:
             for m in module.modules()
             if isinstance(m, SUPPORTED_LAYERS) and any(p.requires_grad for p in m.parameters())
         ]
-        self.inverses = [make_damped_inverse(preconditioner) for _ in self.blocks]
+        self.preconditioner = preconditioner
+        self.inverses: list[DampedInverse] = []
         log_stds = [m.log_std for m in module.modules() if isinstance(m, DiagGaussianHead)]
         self.params = [p for p in module.parameters() if p.requires_grad]
         covered = {id(p) for b in self.blocks for p in b.params} | {id(p) for p in log_stds}
@@ -147,16 +157,17 @@ class KroneckerFisher:
             new.append((block.input_factor(inputs), G))
         self._inputs = [None] * len(self.blocks)
         self._outputs = [None] * len(self.blocks)
-        finite = bool(torch.stack([torch.isfinite(A).all() & torch.isfinite(G).all() for A, G in new]).all())
-        if finite:
-            decay = min(self.stat_decay, self.stat_updates / (self.stat_updates + 1))
+        fresh = [factor for pair in new for factor in pair]
+        finite = bool(torch.stack(torch._foreach_norm(fresh)).isfinite().all())
+        if finite and self.stat_updates == 0:
             for block, (A, G) in zip(self.blocks, new, strict=True):
-                if block.A is None:
-                    block.A, block.G = A, G
-                else:
-                    block.A.mul_(decay).add_(A, alpha=1 - decay)
-                    block.G.mul_(decay).add_(G, alpha=1 - decay)
-            self.stat_updates += 1
+                block.A, block.G = A, G
+        elif finite:
+            decay = min(self.stat_decay, self.stat_updates / (self.stat_updates + 1))
+            running = [factor for block in self.blocks for factor in (block.A, block.G)]
+            torch._foreach_mul_(running, decay)
+            torch._foreach_add_(running, fresh, alpha=1 - decay)
+        self.stat_updates += int(finite)
         self.timings["stats"] += time.perf_counter() - start
         return finite
 
@@ -166,8 +177,8 @@ class KroneckerFisher:
             raise RuntimeError("refresh needs statistics: call update_statistics first")
         start = time.perf_counter()
         try:
-            for block, inverse in zip(self.blocks, self.inverses, strict=True):
-                inverse.refresh(block.A, block.G, damping)
+            factors = [(block.A, block.G) for block in self.blocks]
+            self.inverses = damped_inverses(self.preconditioner, factors, damping)
             self.ready = True
         except DecompositionError:
             self.ready = False

@@ -1,0 +1,156 @@
+"""Per-update cost of each optimizer on one model and batch, as ratios to ``sgd`` in the same run.
+
+One update is ``optimizer.step(objective)`` with every backward it needs. Rounds of
+the optimizers alternate, so machine noise hits all of them alike; a round is one
+whole period of the K-FAC optimizers (the least common multiple of ``stats_every``
+and ``refresh_every`` updates, statistics and decompositions included), so its
+mean is the amortized cost. Cold-start updates
+are run before timing. Batches are synthetic (random observations, actions sampled
+from the policy): an update's cost does not depend on where the data came from.
+
+Run: ``python -m bench.update_cost --model nature-cnn --batch 640``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from algorithms.nets import ActorCritic, build_actor_critic
+from algorithms.objective import ActorCriticObjective
+from algorithms.optim import build_optimizer
+from algorithms.presets import resolve_config
+from bench.provenance import hardware, package_versions
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A benchmark model: the env whose presets configure the optimizers, and its spaces."""
+
+    env_id: str
+    domain: str
+    observation_space: gym.Space
+    action_space: gym.Space
+
+
+MODELS = {
+    "nature-cnn": ModelSpec(
+        "ALE/Pong-v5", "atari", gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), gym.spaces.Discrete(6)
+    ),
+    "mlp-64-64": ModelSpec(
+        "HalfCheetah-v5", "mujoco", gym.spaces.Box(-np.inf, np.inf, (17,)), gym.spaces.Box(-1, 1, (6,))
+    ),
+}
+
+
+def make_objective(
+    model: ActorCritic, spec: ModelSpec, batch: int, device: torch.device
+) -> ActorCriticObjective:
+    generator = torch.Generator().manual_seed(0)
+    if spec.domain == "atari":
+        obs = torch.randint(
+            0, 256, (batch, *spec.observation_space.shape), dtype=torch.uint8, generator=generator
+        )
+    else:
+        obs = torch.randn(batch, *spec.observation_space.shape, generator=generator)
+    obs = obs.to(device)
+    with torch.no_grad():
+        dist, _ = model(obs)
+        actions = dist.sample()
+        old_log_probs = dist.log_prob(actions)
+    return ActorCriticObjective(
+        model,
+        obs=obs,
+        actions=actions,
+        advantages=torch.randn(batch, generator=generator).to(device),
+        returns=torch.randn(batch, generator=generator).to(device),
+        old_log_probs=old_log_probs,
+        value_coef=0.5,
+        entropy_coef=0.01,
+    )
+
+
+def make_updater(
+    name: str, spec: ModelSpec, batch: int, device: str, settings: dict[str, str]
+) -> tuple[Callable[[], None], int]:
+    """A function doing one update of ``name``, warmed past its cold start; and its period in updates."""
+    config = resolve_config(spec.env_id, name, 10**9, device=device, overrides=settings)
+    torch.manual_seed(0)
+    model = build_actor_critic(spec.observation_space, spec.action_space, spec.domain, config.net).to(device)
+    optimizer = build_optimizer(name, model, config.optimizer, config.total_updates)
+    objective = make_objective(model, spec, batch, torch.device(device))
+    synchronize = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def update() -> None:
+        optimizer.step(objective)
+        synchronize()
+
+    for _ in range(getattr(config.optimizer, "cold_start", 0) + 1):
+        update()
+    periods = (getattr(config.optimizer, name, 1) for name in ("stats_every", "refresh_every"))
+    return update, math.lcm(*periods)
+
+
+def measure(
+    names: list[str], spec: ModelSpec, batch: int, device: str, rounds: int, settings: dict[str, str]
+) -> dict[str, list[float]]:
+    """Seconds per update of each optimizer, one entry per round."""
+    updaters = {name: make_updater(name, spec, batch, device, settings.get(name, {})) for name in names}
+    period = math.lcm(*(every for _, every in updaters.values()))
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(rounds):
+        for name, (update, _) in updaters.items():
+            start = time.perf_counter()
+            for _ in range(period):
+                update()
+            samples[name].append((time.perf_counter() - start) / period)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="nature-cnn")
+    parser.add_argument("--batch", type=int, default=640)
+    parser.add_argument("--optimizers", default="sgd,acktr", help="comma-separated registry names; sgd first")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME:KEY=VALUE", help="a setting for one optimizer"
+    )
+    parser.add_argument("--json", help="also write the samples to this file")
+    args = parser.parse_args()
+
+    settings: dict[str, dict[str, str]] = {}
+    for item in args.set:
+        name, _, assignment = item.partition(":")
+        key, _, value = assignment.partition("=")
+        settings.setdefault(name, {})[key] = value
+    names = args.optimizers.split(",")
+    samples = measure(names, MODELS[args.model], args.batch, args.device, args.rounds, settings)
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    print(f"{args.model}, batch {args.batch}, {args.device}, {args.rounds} rounds, torch {torch.__version__}")
+    for name in names:
+        print(f"  {name:<8} {medians[name] * 1000:9.1f} ms/update   ×{medians[name] / medians[names[0]]:.2f}")
+    if args.json:
+        record = {
+            "args": vars(args),
+            "samples_s": samples,
+            "median_s": medians,
+            "hardware": hardware(),
+            "versions": package_versions(),
+        }
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
