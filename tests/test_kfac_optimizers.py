@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from algorithms.config import NetConfig
+from algorithms.config import ConfigError, NetConfig
 from algorithms.nets import SeparateActorCritic, build_actor_critic
 from algorithms.objective import ActorCriticObjective
-from algorithms.optim.kronecker import ACKTRConfig, KFACConfig, KroneckerOptimizer
+from algorithms.optim.kronecker import ACKTRConfig, KFACConfig, KroneckerOptimizer, build_acktr
 from algorithms.optim.lm_damping import LevenbergMarquardt
 from algorithms.presets import resolve_config
 from algorithms.training import train
@@ -120,6 +120,55 @@ def test_cold_start_takes_momentum_sgd_steps_then_kfac():
     stats = optimizer.step(batch_objective(model, seed=2))
     assert stats["cold_start"] == 0 and math.isfinite(stats["kl_estimate"])
     assert optimizer.curvature.stat_updates == 3
+
+
+def test_weight_decay_enters_the_gradient_and_the_damping():
+    model = cartpole_model()
+    config = ACKTRConfig(cold_start=1, cold_lr=0.1, max_grad_norm=0.0, weight_decay=0.5, damping=0.01)
+    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    objective = batch_objective(model)
+    loss, _ = objective.evaluate()
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    before = snapshot(model)
+    optimizer.step(objective)
+    for b, p, g in zip(before, model.parameters(), grads, strict=True):
+        torch.testing.assert_close(p.detach(), b - 0.1 * (g + 0.5 * b))
+    assert optimizer.damping == pytest.approx(0.51)
+
+
+@pytest.mark.parametrize(("target", "factor"), [(1e-9, 1 / 1.5), (1e3, 1.5)])
+def test_target_kl_adapts_the_step_size(target, factor):
+    model = cartpole_model()
+    config = ACKTRConfig(lr=0.03, cold_start=0, target_kl=target)
+    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    stats = optimizer.step(batch_objective(model))
+    assert stats["lr"] == 0.03 and stats["kl_realized"] > 0
+    assert optimizer.lr == pytest.approx(0.03 * factor)
+    assert optimizer.step(batch_objective(model, seed=1))["lr"] == pytest.approx(0.03 * factor)
+
+
+def test_separate_critic_gets_its_own_kfac_and_iterations():
+    model = cartpole_model()
+    config = ACKTRConfig(cold_start=0, critic="separate", value_iterations=3, value_cold_start=0)
+    optimizer = build_acktr(model, config, total_updates=10)
+    policy_before = [p.detach().clone() for p in model.policy.parameters()]
+    critic_before = [p.detach().clone() for p in model.critic.parameters()]
+    stats = optimizer.step(batch_objective(model))
+    assert optimizer.critic.updates == 3 and optimizer.policy.updates == 1
+    assert {"kl_estimate", "value_kl_estimate", "value_damping"} <= set(stats)
+    assert stats["value_damping"] == pytest.approx(0.1 + 3e-4)
+    assert stats["value_kl_estimate"] <= 0.3 * (1 + 1e-6)
+    assert not any(torch.equal(b, p) for b, p in zip(policy_before, model.policy.parameters(), strict=True))
+    assert not any(torch.equal(b, p) for b, p in zip(critic_before, model.critic.parameters(), strict=True))
+    blocks = {id(b.module) for b in optimizer.policy.curvature.blocks + optimizer.critic.curvature.blocks}
+    assert len(blocks) == 6  # every layer is in exactly one of the two
+
+
+def test_separate_critic_is_refused_for_a_shared_trunk():
+    space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    model = build_actor_critic(space, gym.spaces.Discrete(6), "atari", NetConfig())
+    with pytest.raises(ConfigError, match="optimizer.critic.*accepted here: joint"):
+        build_acktr(model, ACKTRConfig(critic="separate"), total_updates=10)
 
 
 def test_levenberg_marquardt_rule():

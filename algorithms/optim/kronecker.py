@@ -22,16 +22,18 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
+from torch.distributions import Categorical, Distribution, Independent, Normal, kl_divergence
 
+from algorithms.config import ConfigError
 from algorithms.kfac import KroneckerFisher
 from algorithms.kfac.damped_inverse import PRECONDITIONERS
 from algorithms.kfac.engine import FISHER_MODES
 from algorithms.objective import ActorCriticObjective
-from algorithms.optim.base import lr_at
+from algorithms.optim.base import Optimizer, lr_at
 from algorithms.optim.lm_damping import LevenbergMarquardt
 
 
@@ -57,12 +59,29 @@ class KroneckerConfig:
     cold_lr: float = 0.25
     max_grad_norm: float = 0.5
     """Global-norm clip of the cold-start gradient; 0 disables it."""
+    weight_decay: float = 0.0
+    """L2 coefficient: adds wd·θ to the gradient and wd to the damping (its exact curvature)."""
 
 
 @dataclass
 class ACKTRConfig(KroneckerConfig):
     kl_clip: float = 0.001
     """δ: the trust region bounds η²ν² Δᵀ∇ (Baselines' quadratic KL estimate) by δ."""
+    target_kl: float = 0.0
+    """> 0: after each update lr ← lr / 1.5 if the realized mean KL(π_old ‖ π_new) > 2·target,
+    lr ← lr · 1.5 if < target / 2, within [1e-8, 1] (Baselines' MuJoCo policy: 0.002); the
+    schedule is then ignored. 0 keeps the schedule."""
+    critic: str = field(default="joint", metadata={"choices": ("joint", "separate")})
+    """``joint``: one K-FAC over policy and critic (the joint Fisher; needed for a shared
+    trunk); ``separate``: the critic net gets its own ACKTR with the ``value_*`` settings."""
+    value_lr: float = 0.001
+    value_kl_clip: float = 0.3
+    value_damping: float = 0.1
+    value_stat_decay: float = 0.95
+    value_cold_start: int = 50
+    value_weight_decay: float = 3e-4
+    value_iterations: int = 25
+    """Critic updates per batch, each a fresh forward on the same batch."""
 
 
 @dataclass
@@ -102,10 +121,13 @@ class KroneckerOptimizer:
         )
         self.updates = 0
         self._cold = True
+        self.lr = config.lr
+        """The step size of ``target_kl`` adaptation (unused otherwise)."""
 
     @property
     def damping(self) -> float:
-        return self.lm.damping if self.lm is not None else self.config.damping
+        """λ used by the preconditioner: the fixed or LM-adapted damping plus the weight decay."""
+        return (self.lm.damping if self.lm is not None else self.config.damping) + self.config.weight_decay
 
     def _natural_direction(
         self, grads: list[torch.Tensor], lr: float
@@ -135,8 +157,12 @@ class KroneckerOptimizer:
             dist, values = objective.outputs
             stats_ok = self.curvature.update_statistics(sampled_nll, dist, values)
         grads = list(torch.autograd.grad(loss, self.params))
+        if cfg.weight_decay:
+            torch._foreach_add_(grads, [p.detach() for p in self.params], alpha=cfg.weight_decay)
         grad_norm = _global_norm(grads)
-        lr = lr_at(cfg.lr, cfg.lr_schedule, self.updates, self.total_updates)
+        adaptive = isinstance(cfg, ACKTRConfig) and cfg.target_kl > 0
+        lr = self.lr if adaptive else lr_at(cfg.lr, cfg.lr_schedule, self.updates, self.total_updates)
+        old_policy = _detached(objective.outputs[0]) if adaptive else None
         cold = self.updates < cfg.cold_start or self.curvature.stat_updates == 0
         if self._cold and not cold:
             self.velocity = [torch.zeros_like(p) for p in self.params]  # Baselines: separate optimizers
@@ -154,8 +180,11 @@ class KroneckerOptimizer:
                 skipped = not math.isfinite(_global_norm(step))
             except _Skip:
                 skipped = True
+        kl_realized = math.nan
         if not skipped:
             rho = self._apply(step, step_size, grads, loss, objective, measure=not cold)
+            if old_policy is not None:
+                kl_realized = self._adapt_lr(old_policy, objective)
         self.updates += 1
         timings = self.curvature.pop_timings()
         return {
@@ -164,6 +193,7 @@ class KroneckerOptimizer:
             "grad_norm": grad_norm,
             "step_scale": scale,
             "kl_estimate": kl_estimate,
+            "kl_realized": kl_realized,
             "rho": rho,
             "cold_start": float(cold),
             "stats_skipped": float(not stats_ok),
@@ -195,6 +225,73 @@ class KroneckerOptimizer:
         predicted = float(_dot(grads, delta) + 0.5 * self.curvature.quadratic_form(delta))
         actual = float(objective.loss_at_current_params() - loss.detach())
         return self.lm.adapt(actual, predicted)
+
+    @torch.no_grad()
+    def _adapt_lr(self, old_policy: Distribution, objective: ActorCriticObjective) -> float:
+        """Baselines' MuJoCo step-size rule toward ``target_kl``; returns the realized mean KL."""
+        target = self.config.target_kl
+        kl = float(kl_divergence(old_policy, objective.policy(objective.obs)).mean())
+        if kl > 2 * target:
+            self.lr = max(self.lr / 1.5, 1e-8)
+        elif kl < target / 2:
+            self.lr = min(self.lr * 1.5, 1.0)
+        return kl
+
+
+def _detached(dist: Distribution) -> Distribution:
+    """The same distribution with its parameters cut from the graph (a fixed π_old)."""
+    if isinstance(dist, Categorical):
+        return Categorical(logits=dist.logits.detach(), validate_args=False)
+    base = dist.base_dist
+    normal = Normal(base.loc.detach(), base.scale.detach(), validate_args=False)
+    return Independent(normal, 1, validate_args=False)
+
+
+class SeparateCriticACKTR:
+    """ACKTR for separate policy and value nets, each with its own K-FAC (Wu et al. 2017, MuJoCo).
+
+    The policy takes one step per batch with the main settings; the critic then takes
+    ``value_iterations`` steps on the same batch with the ``value_*`` settings (OpenAI
+    Baselines' value function: lr 0.001, KL clip 0.3, damping 0.1, stat decay 0.95,
+    50 cold updates, weight decay 3e-4, 25 iterations). Critic stats are logged with a
+    ``value_`` prefix, from its last iteration.
+    """
+
+    def __init__(self, model: nn.Module, config: ACKTRConfig, total_updates: int) -> None:
+        critic_config = replace(
+            config,
+            lr=config.value_lr,
+            lr_schedule="constant",
+            kl_clip=config.value_kl_clip,
+            damping=config.value_damping,
+            stat_decay=config.value_stat_decay,
+            cold_start=config.value_cold_start,
+            cold_lr=config.value_lr * (1 - config.momentum),
+            max_grad_norm=0.0,
+            weight_decay=config.value_weight_decay,
+            target_kl=0.0,
+        )
+        self.policy = KroneckerOptimizer(model.policy, config, total_updates)
+        self.critic = KroneckerOptimizer(model.critic, critic_config, total_updates * config.value_iterations)
+        self.iterations = config.value_iterations
+
+    def step(self, objective: ActorCriticObjective) -> dict[str, float]:
+        stats = self.policy.step(objective)
+        for _ in range(self.iterations):
+            critic_stats = self.critic.step(objective)
+        return {**stats, **{f"value_{key}": value for key, value in critic_stats.items()}}
+
+
+def build_acktr(model: nn.Module, config: ACKTRConfig, total_updates: int) -> Optimizer:
+    """``acktr`` as ``config.critic`` asks: one joint K-FAC, or separate policy and critic ones."""
+    if config.critic == "joint":
+        return KroneckerOptimizer(model, config, total_updates)
+    if not hasattr(model, "critic"):
+        raise ConfigError(
+            "bad value 'separate' for optimizer.critic: this model's policy and critic share a trunk; "
+            "accepted here: joint"
+        )
+    return SeparateCriticACKTR(model, config, total_updates)
 
 
 class _Skip(Exception):
