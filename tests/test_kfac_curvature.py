@@ -121,28 +121,36 @@ def test_exact_mode_equals_the_exact_fisher_for_a_deep_linear_gaussian_policy_at
         torch.testing.assert_close(torch.kron(block.G, block.A), fisher[idx][:, idx], rtol=1e-9, atol=1e-12)
 
 
-def test_conv_factors_equal_an_explicit_unfold_and_sum():
+@pytest.mark.parametrize(("stride", "padding", "dilation"), [(2, 1, 1), (1, 0, 2)])
+def test_conv_factors_equal_an_explicit_unfold_and_sum(stride, padding, dilation):
     torch.manual_seed(2)
-    conv = nn.Conv2d(2, 3, kernel_size=3, stride=2, padding=1)
+    conv = nn.Conv2d(2, 3, kernel_size=3, stride=stride, padding=padding, dilation=dilation)
     x = torch.randn(4, 2, 5, 5)
-    grads = torch.randn(4, 3, 3, 3)  # output gradients at each of the 3×3 locations
+    grads = torch.randn_like(conv(x))  # output gradients at every output location
+    out_h, out_w = grads.shape[-2:]
     block = KroneckerBlock(conv)
 
-    padded = F.pad(x, (1, 1, 1, 1))
+    padded = F.pad(x, (padding,) * 4)
+    span = dilation * 2 + 1
     A = torch.zeros(2 * 9 + 1, 2 * 9 + 1)
     G = torch.zeros(3, 3)
     for n in range(4):
-        for i in range(3):
-            for j in range(3):
-                window = padded[n, :, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3]  # [C, kh, kw]
-                patch = window.permute(1, 2, 0).reshape(-1)  # (kh, kw, C) order
+        for i in range(out_h):
+            for j in range(out_w):
+                rows, cols = (
+                    slice(stride * i, stride * i + span, dilation),
+                    slice(stride * j, stride * j + span, dilation),
+                )
+                patch = padded[n, :, rows, cols].permute(1, 2, 0).reshape(-1)  # (kh, kw, C) order
                 a = torch.cat([patch, torch.ones(1)])
                 A += torch.outer(a, a)
                 G += torch.outer(grads[n, :, i, j], grads[n, :, i, j])
-    torch.testing.assert_close(block.input_factor(x), A / (4 * 9))
+    locations = 4 * out_h * out_w
+    torch.testing.assert_close(block.input_factor(x), A / locations)
     torch.testing.assert_close(block.output_factor(grads, batch_size=4), G / 4)
     # Channels-last inputs (the Nature CNN's layout) give the same factor.
-    torch.testing.assert_close(block.input_factor(x.contiguous(memory_format=torch.channels_last)), A / 36)
+    channels_last = x.contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(block.input_factor(channels_last), A / locations)
 
 
 def test_conv_factors_through_hooks_match_the_gradient_of_the_summed_nll():
