@@ -14,10 +14,10 @@ from algorithms.presets import resolve_config
 from bench.results import REQUIRED_PROGRESS_COLUMNS, is_wall_clock_column, read_run
 
 
-def train_sgd(cli, env_id, steps, seed, out, *settings, check=True):
-    """``acktr-bench train`` with ``sgd`` on CPU; ``settings`` are extra ``--set`` values."""
+def train_cli(cli, env_id, steps, seed, out, *settings, optimizer="sgd", check=True):
+    """``acktr-bench train`` on CPU; ``settings`` are extra ``--set`` values."""
     sets = [arg for setting in settings for arg in ("--set", setting)]
-    args = ["--env", env_id, "--optimizer", "sgd", "--steps", str(steps), "--seed", str(seed)]
+    args = ["--env", env_id, "--optimizer", optimizer, "--steps", str(steps), "--seed", str(seed)]
     return cli("train", *args, "--device", "cpu", "--out", str(out), *sets, check=check)
 
 
@@ -27,7 +27,7 @@ SHORT_RUNS = [("CartPole-v1", 400, 40), ("InvertedPendulum-v5", 400, 40), ("ALE/
 @pytest.mark.parametrize(("env_id", "steps", "batch"), SHORT_RUNS)
 def test_short_run_writes_the_public_schema(cli, tmp_path, env_id, steps, batch):
     out = tmp_path / "run"
-    train_sgd(cli, env_id, steps, 1, out)
+    train_cli(cli, env_id, steps, 1, out)
     record = read_run(out)
     assert record.status == {"state": "done", "error": None, "env_steps": steps}
     assert set(REQUIRED_PROGRESS_COLUMNS) <= set(record.progress.columns)
@@ -47,10 +47,19 @@ def deterministic_part(run_dir):
     return progress[[c for c in progress.columns if not is_wall_clock_column(c)]]
 
 
-@pytest.mark.parametrize(("env_id", "steps"), [("CartPole-v1", 2000), ("ALE/Pong-v5", 320)])
-def test_same_seed_same_progress(cli, tmp_path, env_id, steps):
+@pytest.mark.parametrize(
+    ("env_id", "steps", "optimizer"),
+    [
+        ("CartPole-v1", 2000, "sgd"),
+        ("ALE/Pong-v5", 320, "sgd"),
+        ("CartPole-v1", 2000, "acktr"),
+        ("CartPole-v1", 2000, "kfac"),
+        ("InvertedPendulum-v5", 5000, "acktr"),
+    ],
+)
+def test_same_seed_same_progress(cli, tmp_path, env_id, steps, optimizer):
     for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
-        train_sgd(cli, env_id, steps, seed, tmp_path / name)
+        train_cli(cli, env_id, steps, seed, tmp_path / name, optimizer=optimizer)
     a, b, c = (deterministic_part(tmp_path / name) for name in "abc")
     pd.testing.assert_frame_equal(a, b)
     assert (tmp_path / "a" / "episodes.csv").read_text() == (tmp_path / "b" / "episodes.csv").read_text()
@@ -59,7 +68,7 @@ def test_same_seed_same_progress(cli, tmp_path, env_id, steps):
 
 def test_nan_loss_marks_the_run_diverged(cli, tmp_path):
     out = tmp_path / "run"
-    done = train_sgd(
+    done = train_cli(
         cli, "CartPole-v1", 4000, 0, out, "optimizer.lr=1e30", "optimizer.max_grad_norm=0", check=False
     )
     assert done.returncode == 1 and "run diverged" in done.stderr
