@@ -194,6 +194,44 @@ _RANGES = (
     ),
     (("rollout.gamma", "rollout.gae_lambda"), lambda value: 0.0 <= value <= 1.0, "a number in [0, 1]"),
     (("loss.value_coef", "loss.entropy_coef"), lambda value: value >= 0, "a number ≥ 0"),
+    # Optimizer settings are checked where the chosen optimizer has them.
+    (
+        (
+            "optimizer.stats_every",
+            "optimizer.refresh_every",
+            "optimizer.lm_every",
+            "optimizer.value_iterations",
+            "optimizer.kl_clip",
+            "optimizer.value_kl_clip",
+            "optimizer.damping_min",
+        ),
+        lambda value: value > 0,
+        "a positive number",
+    ),
+    (
+        (
+            "optimizer.lr",
+            "optimizer.cold_lr",
+            "optimizer.value_lr",
+            "optimizer.damping",
+            "optimizer.value_damping",
+            "optimizer.cold_start",
+            "optimizer.value_cold_start",
+            "optimizer.max_grad_norm",
+            "optimizer.weight_decay",
+            "optimizer.value_weight_decay",
+            "optimizer.target_kl",
+            "optimizer.eps",
+        ),
+        lambda value: value >= 0,
+        "a number ≥ 0",
+    ),
+    (("optimizer.momentum",), lambda value: 0.0 <= value < 1.0, "a number in [0, 1)"),
+    (
+        ("optimizer.stat_decay", "optimizer.value_stat_decay", "optimizer.alpha"),
+        lambda value: 0.0 <= value <= 1.0,
+        "a number in [0, 1]",
+    ),
 )
 
 
@@ -204,6 +242,14 @@ def validate(config: RunConfig) -> None:
     for keys, is_valid, accepted in _RANGES:
         for key in keys:
             section, name = key.split(".")
-            value = getattr(getattr(config, section), name)
-            if not is_valid(value):
+            value = getattr(getattr(config, section), name, None)
+            if value is not None and not is_valid(value):
                 raise ConfigError(f"bad value {value!r} for {key}: expected {accepted}")
+    damping_range = (
+        getattr(config.optimizer, "damping_min", 0.0),
+        getattr(config.optimizer, "damping_max", 0.0),
+    )
+    if damping_range[0] > damping_range[1]:
+        raise ConfigError(
+            f"bad value {damping_range[1]!r} for optimizer.damping_max: expected ≥ optimizer.damping_min"
+        )

@@ -76,8 +76,38 @@ def test_bad_settings_are_one_line_errors(overrides, fragment):
     assert fragment in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "overrides", "fragment"),
+    [
+        (
+            "acktr",
+            {"optimizer.stats_every": "0"},
+            "bad value 0 for optimizer.stats_every: expected a positive",
+        ),
+        (
+            "acktr",
+            {"optimizer.momentum": "1"},
+            "bad value 1.0 for optimizer.momentum: expected a number in [0, 1)",
+        ),
+        ("acktr", {"optimizer.fisher": "empirical"}, "expected one of sampled, exact"),
+        ("acktr", {"optimizer.critic": "shared"}, "expected one of joint, separate"),
+        (
+            "kfac",
+            {"optimizer.damping_max": "0.001"},
+            "optimizer.damping_max: expected ≥ optimizer.damping_min",
+        ),
+        ("kfac", {"optimizer.kl_clip": "0.01"}, "unknown setting 'optimizer.kl_clip'"),
+        ("sgd", {"optimizer.alpha": "2"}, "bad value 2.0 for optimizer.alpha: expected a number in [0, 1]"),
+    ],
+)
+def test_bad_optimizer_settings_are_one_line_errors(optimizer, overrides, fragment):
+    with pytest.raises(ConfigError) as error:
+        resolve_config("CartPole-v1", optimizer, 1000, device="cpu", overrides=overrides)
+    assert fragment in str(error.value) and "\n" not in str(error.value)
+
+
 def test_unknown_optimizer_lists_the_registry():
-    with pytest.raises(ConfigError, match=r"unknown optimizer 'adamw'; accepted: sgd"):
+    with pytest.raises(ConfigError, match=r"unknown optimizer 'adamw'; accepted: sgd, acktr, kfac"):
         resolve_config("CartPole-v1", "adamw", 1000, device="cpu")
 
 

@@ -66,7 +66,7 @@ class KroneckerFisher:
         self.blocks = [
             KroneckerBlock(m)
             for m in module.modules()
-            if isinstance(m, SUPPORTED_LAYERS) and any(p.requires_grad for p in m.parameters())
+            if is_supported(m) and all(p.requires_grad for p in m.parameters())
         ]
         self.preconditioner = preconditioner
         self.inverses: list[DampedInverse] = []
@@ -151,9 +151,12 @@ class KroneckerFisher:
         grads = self._output_gradients(sampled_nll, dist, values)
         new = []
         for block, inputs, g in zip(self.blocks, self._inputs, grads, strict=True):
-            G = block.output_factor(g, batch_size) if g is not None else None
-            if G is None:
-                G = inputs.new_zeros(block.out_dim, block.out_dim)
+            # g is None for a layer the NLL does not reach (e.g. exact mode without a critic column).
+            G = (
+                block.output_factor(g, batch_size)
+                if g is not None
+                else inputs.new_zeros(block.out_dim, block.out_dim)
+            )
             new.append((block.input_factor(inputs), G))
         self._inputs = [None] * len(self.blocks)
         self._outputs = [None] * len(self.blocks)

@@ -46,9 +46,8 @@ KRONECKER_SHAPES: dict[str, dict[str, Any]] = {
 # critic with its own K-FAC (the value_* defaults), trained on the plain squared error, and
 # the policy's K-FAC (lr 0.03 adapted toward a mean KL of 0.002 per update, refresh every 2,
 # 1 cold update at lr·(1 − 0.9), its default KL clip 0.01, no gradient clip). Classic
-# control: the same KL clip 0.01 (with
-# 0.001 CartPole-v1 did not reach 475 in 100k steps on seeds 0–2; with 0.01 it did by
-# 54k and 58k on seeds 0 and 1).
+# control: the same KL clip 0.01 (with 0.001 CartPole-v1 did not reach 475 in 100k steps
+# on seeds 0–2; with 0.01 it did by 54k and 58k on seeds 0 and 1).
 ACKTR_SETTINGS: dict[str, dict[str, Any]] = {
     "atari": {"optimizer.preconditioner": "tikhonov"},
     "mujoco": {
