@@ -25,11 +25,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from algorithms.nets import ActorCritic, build_actor_critic
-from algorithms.objective import ActorCriticObjective
+from algorithms.nets import build_actor_critic
 from algorithms.optim import build_optimizer
 from algorithms.presets import resolve_config
 from bench.provenance import hardware, package_versions
+from bench.synthetic import synthetic_objective
 
 
 @dataclass(frozen=True)
@@ -52,31 +52,13 @@ MODELS = {
 }
 
 
-def make_objective(
-    model: ActorCritic, spec: ModelSpec, batch: int, device: torch.device
-) -> ActorCriticObjective:
+def synthetic_batch(spec: ModelSpec, batch: int, device: torch.device) -> torch.Tensor:
+    """Random observations [batch, *obs_shape]: uint8 frames for Atari, N(0, 1) vectors otherwise."""
     generator = torch.Generator().manual_seed(0)
+    shape = (batch, *spec.observation_space.shape)
     if spec.domain == "atari":
-        obs = torch.randint(
-            0, 256, (batch, *spec.observation_space.shape), dtype=torch.uint8, generator=generator
-        )
-    else:
-        obs = torch.randn(batch, *spec.observation_space.shape, generator=generator)
-    obs = obs.to(device)
-    with torch.no_grad():
-        dist, _ = model(obs)
-        actions = dist.sample()
-        old_log_probs = dist.log_prob(actions)
-    return ActorCriticObjective(
-        model,
-        obs=obs,
-        actions=actions,
-        advantages=torch.randn(batch, generator=generator).to(device),
-        returns=torch.randn(batch, generator=generator).to(device),
-        old_log_probs=old_log_probs,
-        value_coef=0.5,
-        entropy_coef=0.01,
-    )
+        return torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator).to(device)
+    return torch.randn(shape, generator=generator).to(device)
 
 
 def make_updater(
@@ -87,7 +69,7 @@ def make_updater(
     torch.manual_seed(0)
     model = build_actor_critic(spec.observation_space, spec.action_space, spec.domain, config.net).to(device)
     optimizer = build_optimizer(name, model, config.optimizer, config.total_updates)
-    objective = make_objective(model, spec, batch, torch.device(device))
+    objective = synthetic_objective(model, synthetic_batch(spec, batch, torch.device(device)))
     synchronize = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def update() -> None:

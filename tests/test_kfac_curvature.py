@@ -70,12 +70,17 @@ def exact_statistics(engine, model, obs):
     assert engine.update_statistics(None, dist, values)
 
 
-def test_exact_mode_equals_the_exact_fisher_block_for_one_sample_on_an_mlp():
+def exact_kfac_and_fisher(batch):
+    """An actor-critic MLP's exact-mode K-FAC engine and dense exact Fisher on ``batch`` random states."""
     model = small_actor_critic()
-    obs = torch.randn(1, 3)
+    obs = torch.randn(batch, 3)
     engine = KroneckerFisher(model, fisher="exact")
     exact_statistics(engine, model, obs)
-    fisher, names = exact_fisher_dense(model, obs)
+    return model, engine, *exact_fisher_dense(model, obs)
+
+
+def test_exact_mode_equals_the_exact_fisher_block_for_one_sample_on_an_mlp():
+    model, engine, fisher, names = exact_kfac_and_fisher(batch=1)
     assert len(engine.blocks) == 6
     for block in engine.blocks:
         idx = block_indices(model, names, block.module)
@@ -83,11 +88,7 @@ def test_exact_mode_equals_the_exact_fisher_block_for_one_sample_on_an_mlp():
 
 
 def test_exact_mode_is_not_the_exact_fisher_for_a_batch_on_a_nonlinear_mlp():
-    model = small_actor_critic()
-    obs = torch.randn(6, 3)
-    engine = KroneckerFisher(model, fisher="exact")
-    exact_statistics(engine, model, obs)
-    fisher, names = exact_fisher_dense(model, obs)
+    model, engine, fisher, names = exact_kfac_and_fisher(batch=6)
     block = engine.blocks[0]
     idx = block_indices(model, names, block.module)
     error = torch.linalg.norm(torch.kron(block.G, block.A) - fisher[idx][:, idx]) / torch.linalg.norm(fisher)

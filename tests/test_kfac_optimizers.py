@@ -9,30 +9,25 @@ import torch
 
 from algorithms.config import ConfigError, NetConfig
 from algorithms.nets import SeparateActorCritic, build_actor_critic
-from algorithms.objective import ActorCriticObjective
 from algorithms.optim.kronecker import ACKTRConfig, KFACConfig, KroneckerOptimizer, build_acktr
 from algorithms.optim.lm_damping import LevenbergMarquardt
 from algorithms.presets import resolve_config
 from algorithms.training import train
+from bench.synthetic import synthetic_objective
 
 
-def batch_objective(model, n=32, obs_dim=4, n_actions=2, seed=0, advantages=None):
-    generator = torch.Generator().manual_seed(seed)
-    obs = torch.randn(n, obs_dim, generator=generator)
-    with torch.no_grad():
-        dist, _ = model(obs)
-        actions = dist.sample()
-        old_log_probs = dist.log_prob(actions)
-    return ActorCriticObjective(
-        model,
-        obs=obs,
-        actions=actions,
-        advantages=advantages if advantages is not None else torch.randn(n, generator=generator),
-        returns=torch.randn(n, generator=generator),
-        old_log_probs=old_log_probs,
-        value_coef=0.5,
-        entropy_coef=0.01,
-    )
+def batch_objective(model, seed=0, advantages=None):
+    """32 CartPole-shaped observations with actions from the policy and random targets."""
+    obs = torch.randn(32, 4, generator=torch.Generator().manual_seed(seed))
+    return synthetic_objective(model, obs, seed, advantages)
+
+
+def step_beside_reference(optimizer, model, objective):
+    """``optimizer.step`` plus what it started from: (stats, loss, gradients, parameters before)."""
+    loss, _ = objective.evaluate()
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    before = snapshot(model)
+    return optimizer.step(objective), loss, grads, before
 
 
 def cartpole_model(seed=0):
@@ -50,10 +45,7 @@ def test_trust_region_bounds_the_quadratic_kl_estimate(preconditioner):
     config = ACKTRConfig(lr=5.0, lr_schedule="constant", cold_start=0, preconditioner=preconditioner)
     optimizer = KroneckerOptimizer(model, config, total_updates=10)
     objective = batch_objective(model)
-    loss, _ = objective.evaluate()
-    grads = torch.autograd.grad(loss, list(model.parameters()))
-    before = snapshot(model)
-    stats = optimizer.step(objective)
+    stats, loss, grads, before = step_beside_reference(optimizer, model, objective)
 
     assert stats["skipped"] == 0 and stats["cold_start"] == 0
     assert stats["step_scale"] < 1.0  # lr 5 is far outside the region: the clip is active
@@ -109,11 +101,8 @@ def test_cold_start_takes_momentum_sgd_steps_then_kfac():
     model = cartpole_model()
     config = ACKTRConfig(cold_start=2, cold_lr=0.1, max_grad_norm=0.0)
     optimizer = KroneckerOptimizer(model, config, total_updates=10)
-    objective = batch_objective(model)
-    loss, _ = objective.evaluate()
-    grads = torch.autograd.grad(loss, list(model.parameters()))
-    before = snapshot(model)
-    assert optimizer.step(objective)["cold_start"] == 1
+    stats, _, grads, before = step_beside_reference(optimizer, model, batch_objective(model))
+    assert stats["cold_start"] == 1
     for b, p, g in zip(before, model.parameters(), grads, strict=True):
         torch.testing.assert_close(p.detach(), b - 0.1 * g)
     assert optimizer.step(batch_objective(model, seed=1))["cold_start"] == 1
@@ -126,11 +115,7 @@ def test_weight_decay_enters_the_gradient_and_the_damping():
     model = cartpole_model()
     config = ACKTRConfig(cold_start=1, cold_lr=0.1, max_grad_norm=0.0, weight_decay=0.5, damping=0.01)
     optimizer = KroneckerOptimizer(model, config, total_updates=10)
-    objective = batch_objective(model)
-    loss, _ = objective.evaluate()
-    grads = torch.autograd.grad(loss, list(model.parameters()))
-    before = snapshot(model)
-    optimizer.step(objective)
+    _, _, grads, before = step_beside_reference(optimizer, model, batch_objective(model))
     for b, p, g in zip(before, model.parameters(), grads, strict=True):
         torch.testing.assert_close(p.detach(), b - 0.1 * (g + 0.5 * b))
     assert optimizer.damping == pytest.approx(0.51)
@@ -191,10 +176,7 @@ def test_kfac_measures_rho_against_its_quadratic_model():
     config = KFACConfig(lm_every=1, damping=1.0)
     optimizer = KroneckerOptimizer(model, config, total_updates=10)
     objective = batch_objective(model)
-    loss, _ = objective.evaluate()
-    grads = torch.autograd.grad(loss, list(model.parameters()))
-    before = snapshot(model)
-    stats = optimizer.step(objective)
+    stats, loss, grads, before = step_beside_reference(optimizer, model, objective)
 
     delta = [p.detach() - b for b, p in zip(before, model.parameters(), strict=True)]
     predicted = sum(float((g * d).sum()) for g, d in zip(grads, delta, strict=True))
@@ -213,10 +195,8 @@ def test_exact_fisher_mode_runs_on_the_nature_cnn():
     model = build_actor_critic(space, gym.spaces.Discrete(6), "atari", env_config.net)
     config = ACKTRConfig(cold_start=0, fisher="exact")
     optimizer = KroneckerOptimizer(model, config, total_updates=10)
-    obs = torch.randint(0, 255, (8, 4, 84, 84), dtype=torch.uint8)
-    actions, zeros = torch.zeros(8, dtype=torch.int64), torch.zeros(8)
-    objective = ActorCriticObjective(model, obs, actions, torch.ones(8), zeros, zeros, 0.5, 0.01)
-    stats = optimizer.step(objective)
+    obs = torch.randint(0, 256, (8, 4, 84, 84), dtype=torch.uint8)
+    stats = optimizer.step(synthetic_objective(model, obs))
     assert stats["skipped"] == 0 and len(optimizer.curvature.blocks) == 6
 
 

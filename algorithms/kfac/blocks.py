@@ -34,7 +34,7 @@ SUPPORTED_LAYERS = (nn.Linear, nn.Conv2d)
 
 
 def is_supported(module: nn.Module) -> bool:
-    """Linear layers, and Conv2d layers without groups or a non-zero padding mode."""
+    """Linear layers, and Conv2d layers with groups=1 and numeric zero padding (not 'same', not reflect)."""
     if isinstance(module, nn.Conv2d):
         return module.groups == 1 and module.padding_mode == "zeros" and isinstance(module.padding, tuple)
     return isinstance(module, nn.Linear)
@@ -54,7 +54,6 @@ class KroneckerBlock:
         self.has_bias = module.bias is not None
         self.params: list[nn.Parameter] = [module.weight] + ([module.bias] if self.has_bias else [])
         self.out_dim = module.weight.shape[0]
-        self.in_dim = module.weight[0].numel() + int(self.has_bias)
         self.A: torch.Tensor | None = None
         self.G: torch.Tensor | None = None
 
