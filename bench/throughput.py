@@ -28,10 +28,10 @@ import torch
 from algorithms.config import EnvConfig
 from algorithms.envs import make_env
 from algorithms.nets import build_actor_critic
-from algorithms.objective import ActorCriticObjective
 from algorithms.presets import resolve_config
 from algorithms.training import train
 from bench.provenance import hardware, package_versions
+from bench.synthetic import synthetic_objective
 
 
 def raw_env_rate(env_id: str, num_envs: int, steps: int) -> float:
@@ -61,17 +61,7 @@ def sync_a2c_bound(env_id: str, num_envs: int, raw_rate: float, repeats: int = 2
     with make_env(env_id, num_envs, seed=0, config=config.env) as env:
         model = build_actor_critic(env.observation_space, env.action_space, config.domain, config.net)
         obs = torch.from_numpy(env.reset())
-    batch = obs.repeat(n_steps, 1, 1, 1)
-    objective = ActorCriticObjective(
-        model,
-        obs=batch,
-        actions=torch.zeros(len(batch), dtype=torch.int64),
-        advantages=torch.ones(len(batch)),
-        returns=torch.zeros(len(batch)),
-        old_log_probs=torch.zeros(len(batch)),
-        value_coef=config.loss.value_coef,
-        entropy_coef=config.loss.entropy_coef,
-    )
+    objective = synthetic_objective(model, obs.repeat(n_steps, 1, 1, 1))
 
     @torch.no_grad()
     def act() -> None:
@@ -81,9 +71,9 @@ def sync_a2c_bound(env_id: str, num_envs: int, raw_rate: float, repeats: int = 2
         model.zero_grad(set_to_none=True)
         objective.evaluate()[0].backward()
 
-    env_step = num_envs / raw_rate
-    seconds = n_steps * (env_step + _mean_seconds(act, repeats)) + _mean_seconds(act, repeats)
-    return len(batch) / (seconds + _mean_seconds(update, repeats))
+    acting = _mean_seconds(act, repeats)
+    rollout = n_steps * (num_envs / raw_rate + acting) + acting  # + the bootstrap forward
+    return n_steps * num_envs / (rollout + _mean_seconds(update, repeats))
 
 
 class _LastRow:

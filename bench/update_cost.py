@@ -4,9 +4,9 @@ One update is ``optimizer.step(objective)`` with every backward it needs. Rounds
 the optimizers alternate, so machine noise hits all of them alike; a round is one
 whole period of the K-FAC optimizers (the least common multiple of ``stats_every``
 and ``refresh_every`` updates, statistics and decompositions included), so its
-mean is the amortized cost. Cold-start updates
-are run before timing. Batches are synthetic (random observations, actions sampled
-from the policy): an update's cost does not depend on where the data came from.
+mean is the amortized cost. Cold-start updates are run before timing. Batches are
+synthetic (random observations, actions sampled from the policy): an update's cost
+does not depend on where the data came from.
 
 Run: ``python -m bench.update_cost --model nature-cnn --batch 640``.
 """
@@ -78,12 +78,17 @@ def make_updater(
 
     for _ in range(getattr(config.optimizer, "cold_start", 0) + 1):
         update()
-    periods = (getattr(config.optimizer, name, 1) for name in ("stats_every", "refresh_every"))
+    periods = (getattr(config.optimizer, key, 1) for key in ("stats_every", "refresh_every"))
     return update, math.lcm(*periods)
 
 
 def measure(
-    names: list[str], spec: ModelSpec, batch: int, device: str, rounds: int, settings: dict[str, str]
+    names: list[str],
+    spec: ModelSpec,
+    batch: int,
+    device: str,
+    rounds: int,
+    settings: dict[str, dict[str, str]],
 ) -> dict[str, list[float]]:
     """Seconds per update of each optimizer, one entry per round."""
     updaters = {name: make_updater(name, spec, batch, device, settings.get(name, {})) for name in names}

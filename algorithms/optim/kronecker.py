@@ -172,10 +172,10 @@ class KroneckerOptimizer:
                 if cold:
                     clip = cfg.max_grad_norm / grad_norm if 0 < cfg.max_grad_norm < grad_norm else 1.0
                     step, step_size = [g * clip for g in grads], cfg.cold_lr
-                else:
+                else:  # a finite gradient (checked above) can still give a non-finite direction
                     step, scale, kl_estimate = self._natural_direction(grads, lr)
                     step_size = lr * (1.0 - cfg.momentum)
-                skipped = not math.isfinite(_global_norm(step))
+                    skipped = not math.isfinite(_global_norm(step))
             except _Skip:
                 skipped = True
         kl_realized = math.nan
