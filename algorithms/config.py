@@ -221,6 +221,7 @@ _RANGES = (
             "optimizer.weight_decay",
             "optimizer.value_weight_decay",
             "optimizer.target_kl",
+            "optimizer.patches_per_dim",
             "optimizer.eps",
         ),
         lambda value: value >= 0,

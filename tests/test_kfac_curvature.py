@@ -154,6 +154,22 @@ def test_conv_factors_equal_an_explicit_unfold_and_sum(stride, padding, dilation
     torch.testing.assert_close(block.input_factor(channels_last), A / locations)
 
 
+def test_sub_sampled_patches_give_an_unbiased_input_factor():
+    """Ā from random patches averages to Ā from all of them; the draw count is as asked."""
+    torch.manual_seed(4)
+    block = KroneckerBlock(nn.Conv2d(2, 3, kernel_size=3, stride=1))
+    x = torch.randn(5, 2, 6, 6)  # 5·4·4 = 80 patches of width 2·9 + 1
+    full = block.input_factor(x)
+    assert block.patches(x, max_rows=30).shape == (30, 18)
+    assert torch.equal(block.input_factor(x, max_rows=80), full)  # no fewer rows than asked: all of them
+    draws = torch.stack([block.input_factor(x, max_rows=30) for _ in range(4000)])
+    standard_error = draws.std(0) / 4000**0.5
+    # Every entry within 5 standard errors of the full-batch Ā (a 1-in-10⁴ event per run if unbiased).
+    assert ((draws.mean(0) - full).abs() <= 5 * standard_error + 1e-6).all()
+    single = draws[0]
+    assert (single - full).abs().max() > 0.05  # one draw is visibly noisy: the average did the work
+
+
 def test_conv_factors_through_hooks_match_the_gradient_of_the_summed_nll():
     """The captured g is the per-sample output gradient: Σ_t g āᵀ rebuilds each sample's weight gradient."""
     torch.manual_seed(3)

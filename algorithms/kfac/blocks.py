@@ -26,6 +26,8 @@ damped as Ā ⊗ G + λ I. (Public ports instead divide ā by |T| and multiply g
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -54,17 +56,32 @@ class KroneckerBlock:
         self.has_bias = module.bias is not None
         self.params: list[nn.Parameter] = [module.weight] + ([module.bias] if self.has_bias else [])
         self.out_dim = module.weight.shape[0]
+        self.in_dim = module.weight[0].numel() + int(self.has_bias)
+        """Side of Ā: inputs per output unit (kh·kw·C for Conv2d), plus 1 with a bias."""
         self.A: torch.Tensor | None = None
         self.G: torch.Tensor | None = None
 
-    def patches(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Layer inputs → rows ā without the appended 1: [N·|T|, in] (Linear: any leading dims).
+    def patches(self, inputs: torch.Tensor, max_rows: int = 0) -> torch.Tensor:
+        """Layer inputs → rows ā without the appended 1: [R, in].
 
-        Conv2d patches are read through a strided view of the (padded) input and
-        copied once, in (kh, kw, C) order: no im2col buffer and no transpose.
+        R = N·|T| (Linear: the product of all leading dims). With ``0 < max_rows < R``,
+        ``max_rows`` rows drawn uniformly with replacement (torch's global generator),
+        an unbiased estimate of the mean over all R. Conv2d patches are read through a
+        strided view of the (padded) input in (kh, kw, C) order and copied once; Linear
+        rows are a view of the input unless drawn.
         """
-        if not self.is_conv:
-            return inputs.reshape(-1, inputs.shape[-1])
+        if self.is_conv:
+            windows, row_dims = self._windows(inputs), 3
+        else:
+            windows, row_dims = inputs, inputs.dim() - 1
+        count = math.prod(windows.shape[:row_dims])
+        if 0 < max_rows < count:
+            chosen = torch.randint(count, (max_rows,), device=inputs.device)
+            windows, count = windows[torch.unravel_index(chosen, windows.shape[:row_dims])], max_rows
+        return windows.reshape(count, -1)
+
+    def _windows(self, inputs: torch.Tensor) -> torch.Tensor:
+        """[N, C, H, W] → a strided view [N, out_h, out_w, kh, kw, C] of every patch (no copy)."""
         m = self.module
         (kh, kw), (sh, sw), (dh, dw), (ph, pw) = m.kernel_size, m.stride, m.dilation, m.padding
         x = F.pad(inputs, (pw, pw, ph, ph)) if ph or pw else inputs
@@ -73,14 +90,14 @@ class KroneckerBlock:
         out_h = (height - dh * (kh - 1) - 1) // sh + 1
         out_w = (width - dw * (kw - 1) - 1) // sw + 1
         s_n, s_h, s_w, s_c = x.stride()
-        windows = x.as_strided(
+        return x.as_strided(
             (n, out_h, out_w, kh, kw, channels), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
         )
-        return windows.reshape(n * out_h * out_w, kh * kw * channels)
 
-    def input_factor(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Â = mean over rows of ā āᵀ, with the homogeneous coordinate last: [in + 1, in + 1]."""
-        rows = self.patches(inputs)
+    def input_factor(self, inputs: torch.Tensor, max_rows: int = 0) -> torch.Tensor:
+        """Â = mean over rows of ā āᵀ (rows as :meth:`patches` gives them), the homogeneous
+        coordinate last: [in (+ 1), in (+ 1)]."""
+        rows = self.patches(inputs, max_rows)
         count, width = rows.shape
         if not self.has_bias:
             return rows.T @ rows / count

@@ -49,6 +49,8 @@ class KroneckerConfig:
     """``sampled``: one model sample per datum (true Fisher, ACKTR); ``exact``: closed-form expectation."""
     preconditioner: str = field(default="eigen", metadata={"choices": PRECONDITIONERS})
     stat_decay: float = 0.99
+    patches_per_dim: float = 0.0
+    """k > 0: each Conv2d Ā from ⌈k·dim Ā⌉ random patches of the batch (TF K-FAC uses 3); 0: all."""
     stats_every: int = 1
     """T_stats: updates between factor statistics."""
     refresh_every: int = 10
@@ -110,7 +112,9 @@ class KroneckerOptimizer:
     def __init__(self, model: nn.Module, config: ACKTRConfig | KFACConfig, total_updates: int) -> None:
         self.config = config
         self.total_updates = total_updates
-        self.curvature = KroneckerFisher(model, config.fisher, config.preconditioner, config.stat_decay)
+        self.curvature = KroneckerFisher(
+            model, config.fisher, config.preconditioner, config.stat_decay, config.patches_per_dim
+        )
         self.params = self.curvature.params
         self.velocity = [torch.zeros_like(p) for p in self.params]
         self.lm = (
