@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Iterator
@@ -216,6 +217,25 @@ class KroneckerFisher:
             for block, slots in zip(self.blocks, self._block_slots, strict=True)
         )
         return total + sum(LOG_STD_FISHER * vectors[i].pow(2).sum() for i in self._diagonal_slots)
+
+    def to_dense(self) -> torch.Tensor:
+        """The current (undamped) block-diagonal approximation as one [P, P] matrix over ``params``,
+        each flattened with ``reshape(-1)`` and concatenated in order (small nets: it is dense)."""
+        sizes = [p.numel() for p in self.params]
+        positions = [
+            torch.arange(start, start + size, device=p.device).reshape(p.shape)
+            for start, size, p in zip(itertools.accumulate([0, *sizes]), sizes, self.params, strict=False)
+        ]
+        dense = self.params[0].new_zeros(sum(sizes), sum(sizes))
+        for block, slots in zip(self.blocks, self._block_slots, strict=True):
+            # Entry (r, c) of the (out, in + 1) gradient matrix is flat parameter positions[...]: the
+            # block's G ⊗ Ā (row-major vec of that matrix) lands on those rows and columns.
+            index = block.gradient_matrix([positions[i] for i in slots]).reshape(-1)
+            dense[index[:, None], index[None, :]] = torch.kron(block.G, block.A)
+        for i in self._diagonal_slots:
+            index = positions[i].reshape(-1)
+            dense[index, index] = LOG_STD_FISHER
+        return dense
 
     def pop_timings(self) -> dict[str, float]:
         """Seconds spent in statistics, refresh and preconditioning since the last call (host clock)."""

@@ -1,0 +1,125 @@
+"""Dense curvature matrices of a small policy: the exact Fisher and K-FAC's approximation of it.
+
+Both functions take a ``model`` mapping observations [N, *obs_shape] to a
+``Categorical`` or a diagonal Gaussian (``Independent(Normal)``), and return a
+[P, P] matrix over ``[p for p in model.parameters() if p.requires_grad]``, each
+flattened with ``reshape(-1)`` and concatenated in that order. They refuse nets
+above ``max_params`` parameters: the matrix alone takes 4·P² bytes in float32.
+
+The exact Fisher is F = (1/N) Σ_n J_nᵀ Λ_n J_n, J_n the Jacobian of the
+distribution's natural parameters w.r.t. θ (torch.func, vmap over samples):
+
+- Categorical: the normalized logits ℓ = log p, Λ = diag(p) (equivalently
+  diag(p) − ppᵀ on raw logits, DESIGN §4), the explicit sum Σ_a p_a ∇ℓ_a ∇ℓ_aᵀ;
+- diagonal Gaussian: (μ, log σ) with Λ = diag(1/σ², 2), so a state-independent
+  log σ gets 2·I and no cross term with the mean.
+
+Λ is diagonal in both cases, so F = UᵀU / N with U = Λ^{1/2} J stacked over
+samples: one product, accumulated over chunks of samples to bound memory.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.distributions import Categorical, Distribution, Independent, Normal
+from torch.func import functional_call, jacrev, vmap
+
+from algorithms.config import ConfigError
+from algorithms.kfac.engine import LOG_STD_FISHER, KroneckerFisher
+
+DEFAULT_MAX_PARAMS = 20_000
+
+_CHUNK_ENTRIES = 2**25
+"""Entries of the Jacobian held at once (128 MiB in float32)."""
+
+
+def _trainable(model: nn.Module, max_params: int) -> dict[str, nn.Parameter]:
+    params = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    count = sum(p.numel() for p in params.values())
+    if count > max_params:
+        raise ConfigError(
+            f"a dense Fisher of {count} parameters is above the limit of {max_params} "
+            "(raise max_params to allow it); for nets this size use kfac or acktr"
+        )
+    return params
+
+
+def _natural_parameters(dist: Distribution) -> tuple[torch.Tensor, torch.Tensor]:
+    """(natural parameters [N, K], √Λ [N, K]) of the output distribution (see the module doc)."""
+    if isinstance(dist, Categorical):
+        return dist.logits, dist.probs.sqrt()
+    if isinstance(dist, Independent) and isinstance(dist.base_dist, Normal):
+        mean, std = dist.base_dist.loc, dist.base_dist.scale
+        std = std.expand_as(mean)
+        root_log_std = torch.full_like(std, LOG_STD_FISHER**0.5)
+        return torch.cat([mean, std.log()], -1), torch.cat([std.reciprocal(), root_log_std], -1)
+    raise TypeError(
+        f"no closed-form Fisher for {type(dist).__name__}; accepted: Categorical, Independent(Normal)"
+    )
+
+
+def exact_fisher(
+    model: nn.Module,
+    obs: torch.Tensor,
+    dtype: torch.dtype | None = None,
+    max_params: int = DEFAULT_MAX_PARAMS,
+) -> torch.Tensor:
+    """The closed-form Fisher (1/N) Σ_n E_{a~π(·|s_n)}[∇log π ∇log πᵀ] over ``obs`` [N, ...]: [P, P].
+
+    No sampling. Computed in ``dtype`` (default: the parameters' dtype).
+    """
+    params = _trainable(model, max_params)
+    dtype = dtype or next(iter(params.values())).dtype
+    names = list(params)
+    values = tuple(p.detach().to(dtype) for p in params.values())
+    frozen = {
+        name: t.detach().to(dtype) if t.is_floating_point() else t
+        for name, t in [*model.named_parameters(), *model.named_buffers()]
+        if name not in params
+    }
+    obs = obs.to(dtype) if obs.is_floating_point() else obs
+
+    def distribution(param_values: tuple[torch.Tensor, ...], batch: torch.Tensor) -> Distribution:
+        return functional_call(model, {**frozen, **dict(zip(names, param_values, strict=True))}, (batch,))
+
+    def natural(param_values: tuple[torch.Tensor, ...], one_obs: torch.Tensor) -> torch.Tensor:
+        return _natural_parameters(distribution(param_values, one_obs[None]))[0][0]
+
+    with torch.no_grad():
+        _, root = _natural_parameters(distribution(values, obs))
+    jacobian = vmap(jacrev(natural), in_dims=(None, 0))
+    n_params = sum(v.numel() for v in values)
+    chunk = max(1, _CHUNK_ENTRIES // (root.shape[-1] * n_params))
+    fisher = torch.zeros(n_params, n_params, dtype=dtype, device=obs.device)
+    for start in range(0, obs.shape[0], chunk):
+        parts = jacobian(values, obs[start : start + chunk])  # each [n, K, *p.shape]
+        rows = torch.cat([part.flatten(2) for part in parts], -1)  # [n, K, P]
+        rows = (rows * root[start : start + chunk, :, None]).reshape(-1, n_params)
+        fisher.addmm_(rows.T, rows)
+    return fisher / obs.shape[0]
+
+
+def kfac_fisher(
+    model: nn.Module,
+    obs: torch.Tensor,
+    dtype: torch.dtype | None = None,
+    max_params: int = DEFAULT_MAX_PARAMS,
+) -> torch.Tensor:
+    """K-FAC's block-diagonal approximation of :func:`exact_fisher`, densely: [P, P].
+
+    The factors are the optimizer's own (``KroneckerFisher`` in exact mode on one
+    forward of ``obs``, on a copy of ``model`` so that no hook stays behind): one
+    block Ā ⊗ G per Linear / Conv2d layer and 2·I for a Gaussian log σ, zero between blocks.
+    """
+    params = _trainable(model, max_params)
+    model = copy.deepcopy(model).to(dtype or next(iter(params.values())).dtype)
+    engine = KroneckerFisher(model, fisher="exact")
+    obs = obs.to(engine.params[0].dtype) if obs.is_floating_point() else obs
+    with engine.capturing():
+        dist = model(obs)
+    if not engine.update_statistics(None, dist):
+        raise ValueError("the K-FAC factors of this batch are not finite")
+    return engine.to_dense()
