@@ -204,6 +204,7 @@ _RANGES = (
             "optimizer.kl_clip",
             "optimizer.value_kl_clip",
             "optimizer.damping_min",
+            "optimizer.max_params",
         ),
         lambda value: value > 0,
         "a positive number",

@@ -1,7 +1,9 @@
 """Dense curvature matrices of a small policy: the exact Fisher and K-FAC's approximation of it.
 
 Both functions take a ``model`` mapping observations [N, *obs_shape] to a
-``Categorical`` or a diagonal Gaussian (``Independent(Normal)``), and return a
+``Categorical`` or a diagonal Gaussian (``Independent(Normal)``), or to a pair
+(that distribution, values [N]) for an actor-critic, whose critic is then read
+as a Gaussian with σ = 1 around V (the joint Fisher of ACKTR), and return a
 [P, P] matrix over ``[p for p in model.parameters() if p.requires_grad]``, each
 flattened with ``reshape(-1)`` and concatenated in that order. They refuse nets
 above ``max_params`` parameters: the matrix alone takes 4·P² bytes in float32.
@@ -36,7 +38,8 @@ _CHUNK_ENTRIES = 2**25
 """Entries of the Jacobian held at once (128 MiB in float32)."""
 
 
-def _trainable(model: nn.Module, max_params: int) -> dict[str, nn.Parameter]:
+def trainable_parameters(model: nn.Module, max_params: int) -> dict[str, nn.Parameter]:
+    """``model``'s trainable parameters by name; :class:`ConfigError` above ``max_params`` of them."""
     params = {name: p for name, p in model.named_parameters() if p.requires_grad}
     count = sum(p.numel() for p in params.values())
     if count > max_params:
@@ -47,8 +50,18 @@ def _trainable(model: nn.Module, max_params: int) -> dict[str, nn.Parameter]:
     return params
 
 
-def _natural_parameters(dist: Distribution) -> tuple[torch.Tensor, torch.Tensor]:
-    """(natural parameters [N, K], √Λ [N, K]) of the output distribution (see the module doc)."""
+def _natural_parameters(
+    output: Distribution | tuple[Distribution, torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(natural parameters [N, K], √Λ [N, K]) of a model's output (see the module doc).
+
+    A (distribution, values [N]) output appends the critic, a Gaussian with σ = 1 around V:
+    one more natural parameter with Λ = 1.
+    """
+    if isinstance(output, tuple):
+        (natural, root), values = _natural_parameters(output[0]), output[1][:, None]
+        return torch.cat([natural, values], -1), torch.cat([root, torch.ones_like(values)], -1)
+    dist = output
     if isinstance(dist, Categorical):
         return dist.logits, dist.probs.sqrt()
     if isinstance(dist, Independent) and isinstance(dist.base_dist, Normal):
@@ -71,7 +84,7 @@ def exact_fisher(
 
     No sampling. Computed in ``dtype`` (default: the parameters' dtype).
     """
-    params = _trainable(model, max_params)
+    params = trainable_parameters(model, max_params)
     dtype = dtype or next(iter(params.values())).dtype
     names = list(params)
     values = tuple(p.detach().to(dtype) for p in params.values())
@@ -82,14 +95,14 @@ def exact_fisher(
     }
     obs = obs.to(dtype) if obs.is_floating_point() else obs
 
-    def distribution(param_values: tuple[torch.Tensor, ...], batch: torch.Tensor) -> Distribution:
+    def output(param_values: tuple[torch.Tensor, ...], batch: torch.Tensor) -> Distribution | tuple:
         return functional_call(model, {**frozen, **dict(zip(names, param_values, strict=True))}, (batch,))
 
     def natural(param_values: tuple[torch.Tensor, ...], one_obs: torch.Tensor) -> torch.Tensor:
-        return _natural_parameters(distribution(param_values, one_obs[None]))[0][0]
+        return _natural_parameters(output(param_values, one_obs[None]))[0][0]
 
     with torch.no_grad():
-        _, root = _natural_parameters(distribution(values, obs))
+        _, root = _natural_parameters(output(values, obs))
     jacobian = vmap(jacrev(natural), in_dims=(None, 0))
     n_params = sum(v.numel() for v in values)
     chunk = max(1, _CHUNK_ENTRIES // (root.shape[-1] * n_params))
@@ -114,12 +127,13 @@ def kfac_fisher(
     forward of ``obs``, on a copy of ``model`` so that no hook stays behind): one
     block Ā ⊗ G per Linear / Conv2d layer and 2·I for a Gaussian log σ, zero between blocks.
     """
-    params = _trainable(model, max_params)
+    params = trainable_parameters(model, max_params)
     model = copy.deepcopy(model).to(dtype or next(iter(params.values())).dtype)
     engine = KroneckerFisher(model, fisher="exact")
     obs = obs.to(engine.params[0].dtype) if obs.is_floating_point() else obs
     with engine.capturing():
-        dist = model(obs)
-    if not engine.update_statistics(None, dist):
+        output = model(obs)
+    dist, values = output if isinstance(output, tuple) else (output, None)
+    if not engine.update_statistics(None, dist, values):
         raise ValueError("the K-FAC factors of this batch are not finite")
     return engine.to_dense()

@@ -89,6 +89,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     try:
         state = run_training(config, out, show_progress=not args.quiet)
+    except ConfigError:
+        raise  # bad input seen only once the env is built (a net too big for ng): one line, exit 2
     except Exception as error:
         print(f"{PROG}: run failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1

@@ -9,8 +9,8 @@ import torch
 
 from algorithms.config import ConfigError, NetConfig
 from algorithms.nets import SeparateActorCritic, build_actor_critic
-from algorithms.optim.kronecker import ACKTRConfig, KFACConfig, KroneckerOptimizer, build_acktr
 from algorithms.optim.lm_damping import LevenbergMarquardt
+from algorithms.optim.natural_gradient import ACKTRConfig, KFACConfig, NaturalGradientOptimizer, build_acktr
 from algorithms.presets import resolve_config
 from algorithms.training import train
 from bench.synthetic import synthetic_objective
@@ -43,7 +43,7 @@ def snapshot(model):
 def test_trust_region_bounds_the_quadratic_kl_estimate(preconditioner):
     model = cartpole_model()
     config = ACKTRConfig(lr=5.0, lr_schedule="constant", cold_start=0, preconditioner=preconditioner)
-    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
     objective = batch_objective(model)
     stats, loss, grads, before = step_beside_reference(optimizer, model, objective)
 
@@ -66,7 +66,7 @@ def test_trust_region_bounds_the_quadratic_kl_estimate(preconditioner):
 def test_small_steps_are_not_scaled():
     model = cartpole_model()
     config = ACKTRConfig(lr=1e-3, lr_schedule="constant", cold_start=0)
-    stats = KroneckerOptimizer(model, config, total_updates=10).step(batch_objective(model))
+    stats = NaturalGradientOptimizer(model, config, total_updates=10).step(batch_objective(model))
     assert stats["step_scale"] == 1.0 and stats["kl_estimate"] < config.kl_clip
 
 
@@ -74,7 +74,7 @@ def test_small_steps_are_not_scaled():
 def test_a_nan_gradient_leaves_the_parameters_unchanged(name):
     model = cartpole_model()
     config = (ACKTRConfig if name == "acktr" else KFACConfig)(cold_start=0)
-    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
     optimizer.step(batch_objective(model))
     before, velocity = snapshot(model), [v.clone() for v in optimizer.velocity]
     advantages = torch.full((32,), math.nan)
@@ -88,7 +88,7 @@ def test_a_nan_gradient_leaves_the_parameters_unchanged(name):
 def test_a_singular_factor_without_damping_leaves_the_parameters_unchanged(preconditioner):
     model = cartpole_model()
     config = ACKTRConfig(cold_start=0, damping=0.0, preconditioner=preconditioner)
-    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
     objective = batch_objective(model)
     objective.obs[:, 0] = 0.0  # the first layers' input factors become singular
     before = snapshot(model)
@@ -100,7 +100,7 @@ def test_a_singular_factor_without_damping_leaves_the_parameters_unchanged(preco
 def test_cold_start_takes_momentum_sgd_steps_then_kfac():
     model = cartpole_model()
     config = ACKTRConfig(cold_start=2, cold_lr=0.1, max_grad_norm=0.0)
-    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
     stats, _, grads, before = step_beside_reference(optimizer, model, batch_objective(model))
     assert stats["cold_start"] == 1
     for b, p, g in zip(before, model.parameters(), grads, strict=True):
@@ -114,7 +114,7 @@ def test_cold_start_takes_momentum_sgd_steps_then_kfac():
 def test_weight_decay_enters_the_gradient_and_the_damping():
     model = cartpole_model()
     config = ACKTRConfig(cold_start=1, cold_lr=0.1, max_grad_norm=0.0, weight_decay=0.5, damping=0.01)
-    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
     _, _, grads, before = step_beside_reference(optimizer, model, batch_objective(model))
     for b, p, g in zip(before, model.parameters(), grads, strict=True):
         torch.testing.assert_close(p.detach(), b - 0.1 * (g + 0.5 * b))
@@ -125,7 +125,7 @@ def test_weight_decay_enters_the_gradient_and_the_damping():
 def test_target_kl_adapts_the_step_size(target, factor):
     model = cartpole_model()
     config = ACKTRConfig(lr=0.03, cold_start=0, target_kl=target)
-    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
     stats = optimizer.step(batch_objective(model))
     assert stats["lr"] == 0.03 and stats["kl_realized"] > 0
     assert optimizer.lr == pytest.approx(0.03 * factor)
@@ -174,7 +174,7 @@ def test_levenberg_marquardt_rule():
 def test_kfac_measures_rho_against_its_quadratic_model():
     model = cartpole_model()
     config = KFACConfig(lm_every=1, damping=1.0)
-    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
     objective = batch_objective(model)
     stats, loss, grads, before = step_beside_reference(optimizer, model, objective)
 
@@ -194,7 +194,7 @@ def test_exact_fisher_mode_runs_on_the_nature_cnn():
     space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
     model = build_actor_critic(space, gym.spaces.Discrete(6), "atari", env_config.net)
     config = ACKTRConfig(cold_start=0, fisher="exact")
-    optimizer = KroneckerOptimizer(model, config, total_updates=10)
+    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
     obs = torch.randint(0, 256, (8, 4, 84, 84), dtype=torch.uint8)
     stats = optimizer.step(synthetic_objective(model, obs))
     assert stats["skipped"] == 0 and len(optimizer.curvature.blocks) == 6

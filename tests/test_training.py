@@ -54,6 +54,7 @@ def deterministic_part(run_dir):
         ("ALE/Pong-v5", 320, "sgd"),
         ("CartPole-v1", 2000, "acktr"),
         ("CartPole-v1", 2000, "kfac"),
+        ("CartPole-v1", 800, "lm"),
         ("InvertedPendulum-v5", 5000, "acktr"),
     ],
 )

@@ -66,6 +66,12 @@ def _cholesky_inverse(matrices: torch.Tensor) -> tuple[torch.Tensor]:
     return (torch.cholesky_inverse(factors),)
 
 
+def cholesky_inverses(matrices: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The inverse of each symmetric positive-definite matrix, by Cholesky, batched by shape, with
+    the float64 retry; raises :class:`DecompositionError`."""
+    return [inverse for (inverse,) in _decompose_all(_cholesky_inverse, matrices)]
+
+
 class DampedInverse(Protocol):
     def apply(self, matrix: torch.Tensor, damping: float) -> torch.Tensor:
         """(Ā ⊗ G + damping)⁻¹ applied to ``matrix`` (out, in + 1)."""
@@ -108,8 +114,8 @@ def damped_inverses(
         for A, G in factors:
             pi, gamma = tikhonov_pi(A, G), damping**0.5
             shifted += [A + pi * gamma * _eye_like(A), G + gamma / pi * _eye_like(G)]
-        parts = _decompose_all(_cholesky_inverse, shifted)
-        return [TikhonovInverse(parts[2 * i][0], parts[2 * i + 1][0]) for i in range(len(factors))]
+        inverses = cholesky_inverses(shifted)
+        return [TikhonovInverse(inverses[2 * i], inverses[2 * i + 1]) for i in range(len(factors))]
     raise ValueError(f"unknown preconditioner {kind!r}; accepted: {', '.join(PRECONDITIONERS)}")
 
 

@@ -181,6 +181,11 @@ class KroneckerFisher:
         self.timings["stats"] += time.perf_counter() - start
         return finite
 
+    def needs_refresh(self, damping: float) -> bool:
+        """True until a refresh succeeded; eigen mode damps exactly at any λ, Tikhonov mode keeps
+        the λ of its last refresh until the next scheduled one."""
+        return not self.ready
+
     def refresh(self, damping: float) -> bool:
         """Decompose every block's factors; False if one failed even in float64 (then not ready)."""
         if self.stat_updates == 0:

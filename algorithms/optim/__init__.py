@@ -11,7 +11,14 @@ from torch import nn
 from algorithms.config import ConfigError
 from algorithms.optim.base import Optimizer
 from algorithms.optim.first_order import FirstOrder, FirstOrderConfig
-from algorithms.optim.kronecker import ACKTRConfig, KFACConfig, KroneckerOptimizer, build_acktr
+from algorithms.optim.natural_gradient import (
+    ACKTRConfig,
+    KFACConfig,
+    LMConfig,
+    NaturalGradientOptimizer,
+    NGConfig,
+    build_acktr,
+)
 
 
 @dataclass(frozen=True)
@@ -49,16 +56,12 @@ KRONECKER_PRESETS: dict[str, dict[str, Any]] = {
     "classic": {"rollout.num_envs": 8, "rollout.n_steps": 20, "loss.value_coef": 0.25},
 }
 
-# ACKTR's own settings beyond ACKTRConfig's defaults. Atari: factored Tikhonov damping, whose
-# Cholesky refresh of the Nature CNN's 3137² fc factor costs about 0.5 s on a 2-core CPU
-# against 3.3 s for eigh (DESIGN §4). MuJoCo: OpenAI Baselines' acktr_cont.py — a separate
-# critic with its own K-FAC (the value_* defaults), trained on the plain squared error, and
-# the policy's K-FAC (lr 0.03 adapted toward a mean KL of 0.002 per update, refresh every 2,
-# 1 cold update at lr·(1 − 0.9), its default KL clip 0.01, no gradient clip). Classic
-# control: the same KL clip 0.01 (with 0.001 CartPole-v1 did not reach 475 in 100k steps
-# on seeds 0–2; with 0.01 it did by 54k and 58k on seeds 0 and 1).
-ACKTR_SETTINGS: dict[str, dict[str, Any]] = {
-    "atari": {"optimizer.preconditioner": "tikhonov"},
+# The trust region's settings beyond the defaults, shared by acktr and ng. MuJoCo: the policy of
+# OpenAI Baselines' acktr_cont.py (lr 0.03 adapted toward a mean KL of 0.002 per update,
+# refresh every 2, 1 cold update at lr·(1 − 0.9), its default KL clip 0.01, no gradient clip).
+# Classic control: KL clip 0.01 (with 0.001 acktr did not reach 475 on CartPole-v1 in 100k
+# steps on seeds 0–2; with 0.01 it did by 54k and 58k on seeds 0 and 1).
+TRUST_REGION_SETTINGS: dict[str, dict[str, Any]] = {
     "mujoco": {
         "optimizer.lr": 0.03,
         "optimizer.lr_schedule": "constant",
@@ -68,11 +71,24 @@ ACKTR_SETTINGS: dict[str, dict[str, Any]] = {
         "optimizer.max_grad_norm": 0.0,
         "optimizer.kl_clip": 0.01,
         "optimizer.target_kl": 0.002,
-        "optimizer.critic": "separate",
-        "loss.value_coef": 1.0,
     },
     "classic": {"optimizer.kl_clip": 0.01},
 }
+
+# acktr's own settings. Atari: factored Tikhonov damping, whose Cholesky refresh of the Nature
+# CNN's 3137² fc factor costs about 0.5 s on a 2-core CPU against 3.3 s for eigh (DESIGN §4).
+# MuJoCo: Baselines' separate critic with its own K-FAC (the value_* defaults), trained on the
+# plain squared error.
+ACKTR_SETTINGS: dict[str, dict[str, Any]] = {
+    "atari": {"optimizer.preconditioner": "tikhonov"},
+    "mujoco": {"optimizer.critic": "separate", "loss.value_coef": 1.0},
+    "classic": {},
+}
+
+# ng and lm build a P×P Fisher: small nets only (classic control and MuJoCo MLPs), with the
+# batch shapes of acktr and kfac. The exact Fisher is joint over policy and critic, so on
+# MuJoCo ng is acktr with ``optimizer.critic=joint`` up to the curvature.
+DENSE_DOMAINS = ("mujoco", "classic")
 
 OPTIMIZERS: dict[str, OptimizerEntry] = {
     "sgd": OptimizerEntry(
@@ -88,15 +104,32 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {
         config_type=ACKTRConfig,
         build=build_acktr,
         presets={
-            domain: {**shared, **ACKTR_SETTINGS[domain]} for domain, shared in KRONECKER_PRESETS.items()
+            domain: {**shared, **TRUST_REGION_SETTINGS.get(domain, {}), **ACKTR_SETTINGS[domain]}
+            for domain, shared in KRONECKER_PRESETS.items()
         },
     ),
     "kfac": OptimizerEntry(
         name="kfac",
         summary="K-FAC with Levenberg-Marquardt adaptive damping and momentum (Martens & Grosse 2015)",
         config_type=KFACConfig,
-        build=KroneckerOptimizer,
+        build=NaturalGradientOptimizer,
         presets=KRONECKER_PRESETS,
+    ),
+    "ng": OptimizerEntry(
+        name="ng",
+        summary="exact natural gradient (dense Fisher, Cholesky) in acktr's KL trust region; small nets",
+        config_type=NGConfig,
+        build=NaturalGradientOptimizer,
+        presets={
+            domain: {**KRONECKER_PRESETS[domain], **TRUST_REGION_SETTINGS[domain]} for domain in DENSE_DOMAINS
+        },
+    ),
+    "lm": OptimizerEntry(
+        name="lm",
+        summary="exact natural gradient with kfac's Levenberg-Marquardt adaptive damping; small nets",
+        config_type=LMConfig,
+        build=NaturalGradientOptimizer,
+        presets={domain: KRONECKER_PRESETS[domain] for domain in DENSE_DOMAINS},
     ),
 }
 

@@ -1,21 +1,26 @@
-"""``acktr`` and ``kfac``: one K-FAC step, two ways of sizing it.
+"""``acktr``, ``kfac``, ``ng`` and ``lm``: one natural-gradient step, two curvatures, two step rules.
 
-Both optimizers share every stage (DESIGN §3–§5):
+All four share every stage (DESIGN §3–§5):
 
 1. one forward of the objective, captured; every ``stats_every`` updates the
-   Fisher statistics are taken from that same forward (sampled or exact mode);
+   curvature statistics are taken from that same forward;
 2. the gradient of the loss; during the first ``cold_start`` updates the step
    is plain momentum SGD on it (clipped to ``max_grad_norm``) at ``cold_lr``,
    while the statistics accumulate (OpenAI Baselines' cold start);
-3. afterwards the direction Δ = (F̂ + λI)⁻¹∇ from the K-FAC blocks, with their
-   decompositions refreshed every ``refresh_every`` updates;
-4. the step size: ``acktr`` scales Δ by ν = min(1, √(δ / (η² Δᵀ∇))), the KL
-   trust region of Wu et al. 2017 as OpenAI Baselines computes it; ``kfac``
-   keeps ν = 1 and adapts λ by Levenberg–Marquardt instead (Martens & Grosse);
+3. afterwards the direction Δ = (F̂ + λI)⁻¹∇, with the curvature's decompositions
+   refreshed every ``refresh_every`` updates. F̂ is K-FAC's block-diagonal
+   Kronecker approximation (``acktr``, ``kfac``) or the exact, dense Fisher
+   (``ng``, ``lm``; small nets);
+4. the step size: ``acktr`` and ``ng`` scale Δ by ν = min(1, √(δ / (η² Δᵀ∇))),
+   the KL trust region of Wu et al. 2017 as OpenAI Baselines computes it;
+   ``kfac`` and ``lm`` keep ν = 1 and adapt λ by Levenberg–Marquardt instead
+   (Martens & Grosse 2015);
 5. momentum as in Baselines' K-FAC: v ← μ v + νΔ, θ ← θ − η (1 − μ) v.
 
-Nothing non-finite reaches the parameters: a non-finite gradient, direction or
-failed decomposition leaves θ and v unchanged and reports ``skipped = 1``.
+So ``ng`` and ``acktr`` differ only in the curvature, and ``ng`` and ``lm`` only
+in the damping rule. Nothing non-finite reaches the parameters: a non-finite
+gradient, direction or failed decomposition leaves θ and v unchanged and reports
+``skipped = 1``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal, kl_divergence
 
 from algorithms.config import ConfigError
+from algorithms.curvature import DEFAULT_MAX_PARAMS
+from algorithms.dense_fisher import DenseFisher
 from algorithms.kfac import KroneckerFisher
 from algorithms.kfac.damped_inverse import PRECONDITIONERS
 from algorithms.kfac.engine import FISHER_MODES
@@ -37,24 +44,19 @@ from algorithms.optim.lm_damping import LevenbergMarquardt
 
 
 @dataclass
-class KroneckerConfig:
-    """Settings shared by ``acktr`` and ``kfac``; defaults are ACKTR's Atari ones (DESIGN §5)."""
+class NaturalGradientConfig:
+    """Settings every curvature-based optimizer shares; defaults are ACKTR's Atari ones (DESIGN §5)."""
 
     lr: float = 0.25
     lr_schedule: str = field(default="linear", metadata={"choices": ("constant", "linear")})
     momentum: float = 0.9
     damping: float = 0.01
-    """λ added to the Kronecker-factored Fisher (initial value for ``kfac``)."""
-    fisher: str = field(default="sampled", metadata={"choices": FISHER_MODES})
-    """``sampled``: one model sample per datum (true Fisher, ACKTR); ``exact``: closed-form expectation."""
-    preconditioner: str = field(default="eigen", metadata={"choices": PRECONDITIONERS})
+    """λ added to the Fisher (the initial value where Levenberg–Marquardt adapts it)."""
     stat_decay: float = 0.99
-    patches_per_dim: float = 0.0
-    """k > 0: each Conv2d Ā from ⌈k·dim Ā⌉ random patches of the batch (TF K-FAC uses 3); 0: all."""
     stats_every: int = 1
-    """T_stats: updates between factor statistics."""
+    """T_stats: updates between curvature statistics."""
     refresh_every: int = 10
-    """T_inv: updates between decompositions of the factors."""
+    """T_inv: updates between decompositions of the curvature."""
     cold_start: int = 10
     """Updates of plain momentum SGD at ``cold_lr`` while the first statistics accumulate."""
     cold_lr: float = 0.25
@@ -65,13 +67,53 @@ class KroneckerConfig:
 
 
 @dataclass
-class ACKTRConfig(KroneckerConfig):
+class KroneckerConfig(NaturalGradientConfig):
+    """The K-FAC curvature's own settings (``acktr``, ``kfac``)."""
+
+    fisher: str = field(default="sampled", metadata={"choices": FISHER_MODES})
+    """``sampled``: one model sample per datum (true Fisher, ACKTR); ``exact``: closed-form expectation."""
+    preconditioner: str = field(default="eigen", metadata={"choices": PRECONDITIONERS})
+    patches_per_dim: float = 0.0
+    """k > 0: each Conv2d Ā from ⌈k·dim Ā⌉ random patches of the batch (TF K-FAC uses 3); 0: all."""
+
+
+@dataclass
+class DenseConfig(NaturalGradientConfig):
+    """The exact dense Fisher's own settings (``ng``, ``lm``)."""
+
+    max_params: int = DEFAULT_MAX_PARAMS
+    """Largest net (trainable parameters) whose P×P Fisher is built."""
+
+
+@dataclass
+class TrustRegionSettings:
+    """The KL trust region of ``acktr`` and ``ng``."""
+
     kl_clip: float = 0.001
     """δ: the trust region bounds η²ν² Δᵀ∇ (Baselines' quadratic KL estimate) by δ."""
     target_kl: float = 0.0
     """> 0: after each update lr ← lr / 1.5 if the realized mean KL(π_old ‖ π_new) > 2·target,
     lr ← lr · 1.5 if < target / 2, within [1e-8, 1] (Baselines' MuJoCo policy: 0.002); the
     schedule is then ignored. 0 keeps the schedule."""
+
+
+@dataclass
+class LevenbergMarquardtSettings:
+    """Levenberg–Marquardt adaptation of λ for ``kfac`` and ``lm`` (listed first among the bases,
+    so that its ``damping`` and ``cold_start`` defaults win)."""
+
+    damping: float = 1.0
+    cold_start: int = 0
+    lm_every: int = 5
+    """T₁: updates between Levenberg–Marquardt adaptations of λ."""
+    damping_min: float = 0.01
+    """λ stays ≥ ACKTR's fixed damping: with no trust region, ρ on the RL surrogate stays
+    near 1, λ fell to 2e-4 and CartPole-v1's policy collapsed (seed 0, λ_min 1e-4)."""
+    damping_max: float = 1e4
+
+
+@dataclass
+class ACKTRConfig(KroneckerConfig, TrustRegionSettings):
     critic: str = field(default="joint", metadata={"choices": ("joint", "separate")})
     """``joint``: one K-FAC over policy and critic (the joint Fisher; needed for a shared
     trunk); ``separate``: the critic net gets its own ACKTR with the ``value_*`` settings."""
@@ -86,15 +128,18 @@ class ACKTRConfig(KroneckerConfig):
 
 
 @dataclass
-class KFACConfig(KroneckerConfig):
-    damping: float = 1.0
-    cold_start: int = 0
-    lm_every: int = 5
-    """T₁: updates between Levenberg–Marquardt adaptations of λ."""
-    damping_min: float = 0.01
-    """λ stays ≥ ACKTR's fixed damping: with no trust region, ρ on the RL surrogate stays
-    near 1, λ fell to 2e-4 and CartPole-v1's policy collapsed (seed 0, λ_min 1e-4)."""
-    damping_max: float = 1e4
+class KFACConfig(LevenbergMarquardtSettings, KroneckerConfig):
+    pass
+
+
+@dataclass
+class NGConfig(DenseConfig, TrustRegionSettings):
+    pass
+
+
+@dataclass
+class LMConfig(LevenbergMarquardtSettings, DenseConfig):
+    pass
 
 
 def _dot(xs: list[torch.Tensor], ys: list[torch.Tensor]) -> torch.Tensor:
@@ -106,20 +151,27 @@ def _global_norm(tensors: list[torch.Tensor]) -> float:
     return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors))))
 
 
-class KroneckerOptimizer:
-    """The ``acktr`` (trust region) and ``kfac`` (Levenberg–Marquardt) optimizers; see the module doc."""
+class NaturalGradientOptimizer:
+    """``acktr`` and ``ng`` (trust region), ``kfac`` and ``lm`` (Levenberg–Marquardt); see the module doc.
 
-    def __init__(self, model: nn.Module, config: ACKTRConfig | KFACConfig, total_updates: int) -> None:
+    The curvature is K-FAC's for a :class:`KroneckerConfig`, the exact dense Fisher for a
+    :class:`DenseConfig`; everything else is the same code.
+    """
+
+    def __init__(self, model: nn.Module, config: NaturalGradientConfig, total_updates: int) -> None:
         self.config = config
         self.total_updates = total_updates
-        self.curvature = KroneckerFisher(
-            model, config.fisher, config.preconditioner, config.stat_decay, config.patches_per_dim
-        )
+        if isinstance(config, KroneckerConfig):
+            self.curvature = KroneckerFisher(
+                model, config.fisher, config.preconditioner, config.stat_decay, config.patches_per_dim
+            )
+        else:
+            self.curvature = DenseFisher(model, config.stat_decay, config.max_params)
         self.params = self.curvature.params
         self.velocity = [torch.zeros_like(p) for p in self.params]
         self.lm = (
             LevenbergMarquardt(config.damping, config.lm_every, config.damping_min, config.damping_max)
-            if isinstance(config, KFACConfig)
+            if isinstance(config, LevenbergMarquardtSettings)
             else None
         )
         self.updates = 0
@@ -138,14 +190,16 @@ class KroneckerOptimizer:
         """(νΔ, ν, η²ν²Δᵀ∇); raises ``_Skip`` when the curvature cannot be used."""
         cfg = self.config
         refresh_due = (self.updates - cfg.cold_start) % cfg.refresh_every == 0
-        if (refresh_due or not self.curvature.ready) and not self.curvature.refresh(self.damping):
+        if (refresh_due or self.curvature.needs_refresh(self.damping)) and not self.curvature.refresh(
+            self.damping
+        ):
             raise _Skip
         direction = self.curvature.precondition(grads, self.damping)
         quadratic = float(_dot(direction, grads)) * lr * lr
         if not math.isfinite(quadratic):
             raise _Skip
         scale = 1.0
-        if isinstance(cfg, ACKTRConfig) and quadratic > cfg.kl_clip:
+        if isinstance(cfg, TrustRegionSettings) and quadratic > cfg.kl_clip:
             scale = math.sqrt(cfg.kl_clip / quadratic)
         return [d * scale for d in direction], scale, quadratic * scale * scale
 
@@ -162,7 +216,7 @@ class KroneckerOptimizer:
         if cfg.weight_decay:
             torch._foreach_add_(grads, [p.detach() for p in self.params], alpha=cfg.weight_decay)
         grad_norm = _global_norm(grads)
-        adaptive = isinstance(cfg, ACKTRConfig) and cfg.target_kl > 0
+        adaptive = isinstance(cfg, TrustRegionSettings) and cfg.target_kl > 0
         lr = self.lr if adaptive else lr_at(cfg.lr, cfg.lr_schedule, self.updates, self.total_updates)
         old_policy = _detached(objective.outputs[0]) if adaptive else None
         cold = self.updates < cfg.cold_start or self.curvature.stat_updates == 0
@@ -272,8 +326,10 @@ class SeparateCriticACKTR:
             weight_decay=config.value_weight_decay,
             target_kl=0.0,
         )
-        self.policy = KroneckerOptimizer(model.policy, config, total_updates)
-        self.critic = KroneckerOptimizer(model.critic, critic_config, total_updates * config.value_iterations)
+        self.policy = NaturalGradientOptimizer(model.policy, config, total_updates)
+        self.critic = NaturalGradientOptimizer(
+            model.critic, critic_config, total_updates * config.value_iterations
+        )
         self.iterations = config.value_iterations
 
     def step(self, objective: ActorCriticObjective) -> dict[str, float]:
@@ -286,7 +342,7 @@ class SeparateCriticACKTR:
 def build_acktr(model: nn.Module, config: ACKTRConfig, total_updates: int) -> Optimizer:
     """``acktr`` as ``config.critic`` asks: one joint K-FAC, or separate policy and critic ones."""
     if config.critic == "joint":
-        return KroneckerOptimizer(model, config, total_updates)
+        return NaturalGradientOptimizer(model, config, total_updates)
     if not hasattr(model, "critic"):
         raise ConfigError(
             "bad value 'separate' for optimizer.critic: this model's policy and critic share a trunk; "
