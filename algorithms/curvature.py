@@ -110,9 +110,22 @@ def exact_fisher(
     for start in range(0, obs.shape[0], chunk):
         parts = jacobian(values, obs[start : start + chunk])  # each [n, K, *p.shape]
         rows = torch.cat([part.flatten(2) for part in parts], -1)  # [n, K, P]
-        rows = (rows * root[start : start + chunk, :, None]).reshape(-1, n_params)
-        fisher.addmm_(rows.T, rows)
-    return fisher / obs.shape[0]
+        _accumulate_gram(fisher, rows * root[start : start + chunk, :, None])
+    return fisher.div_(obs.shape[0])
+
+
+def _accumulate_gram(fisher: torch.Tensor, rows: torch.Tensor) -> None:
+    """fisher += Σ_{n,k} u_{nk} u_{nk}ᵀ for rows u [n, K, P], one product per group of outputs k
+    that reach the same parameters: a separate critic's output only reaches the critic's
+    parameters, a state-independent log σ_d only itself, so their products stay small."""
+    reach, group = torch.unique(rows.ne(0).any(0), dim=0, return_inverse=True)  # [G, P], [K]
+    for g, columns in enumerate(reach):
+        index = columns.nonzero().squeeze(1)
+        block = rows[:, group == g][..., index].reshape(-1, len(index))
+        if int(index[-1] - index[0]) + 1 == len(index):  # a contiguous range: no scatter
+            fisher[index[0] : index[-1] + 1, index[0] : index[-1] + 1].addmm_(block.T, block)
+        else:
+            fisher[index[:, None], index] += block.T @ block
 
 
 def kfac_fisher(

@@ -25,8 +25,9 @@ class DenseFisher:
     captured forward (for an actor-critic, the joint Fisher with the critic read as a
     Gaussian with σ = 1, as K-FAC treats it), folded into an exponential moving
     average with decay ``min(stat_decay, k/(k+1))`` as K-FAC's factors are. Refresh:
-    the inverse of F̂ + λI by Cholesky (float64 retry), redone whenever λ changes, so
-    the damping is exact at every λ. ``params`` is ``module``'s trainable parameters
+    the inverse of F̂ + λI by Cholesky (float64 retry), one per diagonal block of F̂
+    (a separate critic's parameters share no Fisher entry with the policy's), redone
+    whenever λ changes, so the damping is exact at every λ. ``params`` is ``module``'s trainable parameters
     in order; every list of gradients or directions below follows it.
     """
 
@@ -36,7 +37,8 @@ class DenseFisher:
         self.max_params = max_params
         self.stat_decay = stat_decay
         self.fisher: torch.Tensor | None = None
-        self._inverse: torch.Tensor | None = None
+        self._blocks: list[torch.Tensor] = []
+        self._inverses: list[torch.Tensor] = []
         self.inverse_damping = float("nan")
         """The λ of the inverse in use."""
         self._obs: torch.Tensor | None = None
@@ -87,9 +89,14 @@ class DenseFisher:
         if self.stat_updates == 0:
             raise RuntimeError("refresh needs statistics: call update_statistics first")
         start = time.perf_counter()
-        eye = torch.eye(len(self.fisher), dtype=self.fisher.dtype, device=self.fisher.device)
+        self._blocks = diagonal_blocks(self.fisher)
+        damped = []
+        for index in self._blocks:
+            block = self.fisher[index[:, None], index]
+            block.diagonal().add_(damping)  # a copy: the running Fisher stays undamped
+            damped.append(block)
         try:
-            (self._inverse,) = cholesky_inverses([self.fisher + damping * eye])
+            self._inverses = cholesky_inverses(damped)
             self.inverse_damping, self.ready = damping, True
         except DecompositionError:
             self.ready = False
@@ -101,7 +108,10 @@ class DenseFisher:
         if not self.ready:
             raise RuntimeError("precondition needs a successful refresh")
         start = time.perf_counter()
-        direction = self._inverse @ _flatten(grads)
+        flat = _flatten(grads)
+        direction = torch.empty_like(flat)
+        for index, inverse in zip(self._blocks, self._inverses, strict=True):
+            direction[index] = inverse @ flat[index]
         self.timings["precondition"] += time.perf_counter() - start
         return _unflatten(direction, grads)
 
@@ -122,3 +132,18 @@ def _flatten(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 def _unflatten(flat: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tensor]:
     return [part.view_as(t) for part, t in zip(flat.split([t.numel() for t in like]), like, strict=True)]
+
+
+def diagonal_blocks(matrix: torch.Tensor) -> list[torch.Tensor]:
+    """Index sets of the diagonal blocks of a symmetric ``matrix`` [P, P] up to a permutation: the
+    connected components of the graph with an edge where an entry is non-zero (each index
+    takes the smallest index it reaches, by repeated minimum over its row)."""
+    linked = matrix.ne(0)
+    linked.diagonal().fill_(True)
+    size = len(matrix)
+    labels = torch.arange(size, device=matrix.device)
+    while True:
+        reached = torch.where(linked, labels[None, :], size).amin(1)
+        if torch.equal(reached, labels):
+            return [(labels == label).nonzero().squeeze(1) for label in labels.unique()]
+        labels = reached

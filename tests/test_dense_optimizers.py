@@ -10,6 +10,7 @@ from torch.distributions import kl_divergence
 
 from algorithms.config import ConfigError, NetConfig
 from algorithms.curvature import exact_fisher
+from algorithms.dense_fisher import diagonal_blocks
 from algorithms.nets import SeparateActorCritic
 from algorithms.optim import build_optimizer
 from algorithms.optim.natural_gradient import LMConfig, NaturalGradientOptimizer, NGConfig
@@ -102,3 +103,14 @@ def test_ng_and_lm_do_not_apply_to_atari():
 
     with pytest.raises(ConfigError, match="does not apply to atari"):
         resolve_config("ALE/Pong-v5", "ng", 1000)
+
+
+def test_diagonal_blocks_are_found_up_to_a_permutation():
+    torch.manual_seed(3)
+    dense = torch.randn(3, 3)
+    chain = torch.diag(torch.ones(3), 1) + torch.diag(torch.ones(3), -1) + torch.eye(4)  # 0-1-2-3 linked
+    matrix = torch.block_diag(dense @ dense.T, chain, torch.ones(1, 1))  # blocks {0,1,2}, {3..6}, {7}
+    order = torch.randperm(8)
+    blocks = diagonal_blocks(matrix[order][:, order])
+    found = sorted(sorted(order[b].tolist()) for b in blocks)
+    assert found == [[0, 1, 2], [3, 4, 5, 6], [7]]
