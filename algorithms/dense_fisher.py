@@ -7,7 +7,6 @@ running matrix, refresh a decomposition, precondition, and evaluate vᵀF̂v.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,38 +14,36 @@ import torch
 from torch import nn
 
 from algorithms.curvature import exact_fisher, trainable_parameters
-from algorithms.kfac.damped_inverse import DecompositionError, cholesky_inverses
+from algorithms.decompositions import cholesky_inverses
+from algorithms.running_curvature import RunningCurvature
 
 
-class DenseFisher:
+class DenseFisher(RunningCurvature):
     """The closed-form Fisher of ``module``'s output over all its trainable parameters, dense [P, P].
 
     Statistics: :func:`algorithms.curvature.exact_fisher` on the observations of the
     captured forward (for an actor-critic, the joint Fisher with the critic read as a
-    Gaussian with σ = 1, as K-FAC treats it), folded into an exponential moving
-    average with decay ``min(stat_decay, k/(k+1))`` as K-FAC's factors are. Refresh:
-    the inverse of F̂ + λI by Cholesky (float64 retry), one per diagonal block of F̂
-    (a separate critic's parameters share no Fisher entry with the policy's), redone
-    whenever λ changes, so the damping is exact at every λ. ``params`` is ``module``'s trainable parameters
-    in order; every list of gradients or directions below follows it.
+    Gaussian with σ = 1, as K-FAC treats it), kept as :class:`RunningCurvature` keeps
+    K-FAC's factors. Refresh: the inverse of F̂ + λI by Cholesky (float64 retry), one
+    per diagonal block of F̂ (a separate critic's parameters share no Fisher entry with
+    the policy's), redone whenever λ changes, so the damping is exact at every λ.
+    ``params`` is ``module``'s trainable parameters in order; every list of gradients
+    or directions below follows it.
     """
 
     def __init__(self, module: nn.Module, stat_decay: float, max_params: int) -> None:
+        super().__init__(stat_decay)
         self.module = module
         self.params = list(trainable_parameters(module, max_params).values())
         self.max_params = max_params
-        self.stat_decay = stat_decay
         self.fisher: torch.Tensor | None = None
         self._blocks: list[torch.Tensor] = []
         self._inverses: list[torch.Tensor] = []
         self.inverse_damping = float("nan")
-        """The λ of the inverse in use."""
+        """The λ of the inverses in use."""
         self._obs: torch.Tensor | None = None
         self._capturing = False
         module.register_forward_hook(self._capture)
-        self.stat_updates = 0
-        self.ready = False
-        self.timings = {"stats": 0.0, "refresh": 0.0, "precondition": 0.0}
 
     def _capture(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: object) -> None:
         if self._capturing:
@@ -67,63 +64,47 @@ class DenseFisher:
         is not finite. The objective's outputs, which K-FAC uses, are not needed here."""
         if self._obs is None:
             raise RuntimeError("update_statistics needs a forward run inside capturing()")
-        start = time.perf_counter()
-        fresh = exact_fisher(self.module, self._obs, max_params=self.max_params)
-        self._obs = None
-        finite = bool(fresh.isfinite().all())
-        if finite and self.stat_updates == 0:
-            self.fisher = fresh
-        elif finite:
-            decay = min(self.stat_decay, self.stat_updates / (self.stat_updates + 1))
-            self.fisher.lerp_(fresh, 1 - decay)
-        self.stat_updates += int(finite)
-        self.timings["stats"] += time.perf_counter() - start
-        return finite
+        with self._timed("stats"):
+            fresh = exact_fisher(self.module, self._obs, max_params=self.max_params)
+            self._obs = None
+            folded = self._fold([self.fisher], [fresh])
+            if folded is not None:
+                (self.fisher,) = folded
+        return folded is not None
 
     def needs_refresh(self, damping: float) -> bool:
         """True until a refresh succeeded, and whenever λ differs from the last refresh's."""
         return not self.ready or damping != self.inverse_damping
 
     def refresh(self, damping: float) -> bool:
-        """Invert F̂ + λI; False if that failed even in float64 (then not ready)."""
-        if self.stat_updates == 0:
-            raise RuntimeError("refresh needs statistics: call update_statistics first")
-        start = time.perf_counter()
-        self._blocks = diagonal_blocks(self.fisher)
-        damped = []
-        for index in self._blocks:
-            block = self.fisher[index[:, None], index]
-            block.diagonal().add_(damping)  # a copy: the running Fisher stays undamped
-            damped.append(block)
-        try:
+        """Invert F̂ + λI block by block; False if that failed even in float64 (then not ready)."""
+
+        def decompose() -> None:
+            self._blocks = diagonal_blocks(self.fisher)
+            damped = []
+            for index in self._blocks:
+                block = self.fisher[index[:, None], index]
+                block.diagonal().add_(damping)  # a copy: the running Fisher stays undamped
+                damped.append(block)
             self._inverses = cholesky_inverses(damped)
-            self.inverse_damping, self.ready = damping, True
-        except DecompositionError:
-            self.ready = False
-        self.timings["refresh"] += time.perf_counter() - start
-        return self.ready
+            self.inverse_damping = damping
+
+        return self._refresh_with(decompose)
 
     def precondition(self, grads: list[torch.Tensor], damping: float) -> list[torch.Tensor]:
         """(F̂ + λI)⁻¹ applied to ``grads``, with λ the last refresh's (see :meth:`needs_refresh`)."""
-        if not self.ready:
-            raise RuntimeError("precondition needs a successful refresh")
-        start = time.perf_counter()
-        flat = _flatten(grads)
-        direction = torch.empty_like(flat)
-        for index, inverse in zip(self._blocks, self._inverses, strict=True):
-            direction[index] = inverse @ flat[index]
-        self.timings["precondition"] += time.perf_counter() - start
+        self._require_ready()
+        with self._timed("precondition"):
+            flat = _flatten(grads)
+            direction = torch.empty_like(flat)
+            for index, inverse in zip(self._blocks, self._inverses, strict=True):
+                direction[index] = inverse @ flat[index]
         return _unflatten(direction, grads)
 
     def quadratic_form(self, vectors: list[torch.Tensor]) -> torch.Tensor:
         """vᵀ F̂ v with the running Fisher (undamped)."""
         flat = _flatten(vectors)
         return flat @ (self.fisher @ flat)
-
-    def pop_timings(self) -> dict[str, float]:
-        """Seconds spent in statistics, refresh and preconditioning since the last call (host clock)."""
-        timings, self.timings = self.timings, dict.fromkeys(self.timings, 0.0)
-        return timings
 
 
 def _flatten(tensors: list[torch.Tensor]) -> torch.Tensor:

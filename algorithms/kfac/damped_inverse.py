@@ -10,66 +10,25 @@ Two preconditioners (DESIGN §4):
   π = √[(tr Ā / dim Ā) / (tr G / dim G)], inverted by Cholesky (about 7× faster
   than eigh for a 3137² factor on CPU). λ is fixed at each refresh.
 
-A decomposition that fails (or comes out non-finite) in the factors' dtype is
-retried in float64; if that fails too, :class:`DecompositionError` is raised and
-the caller skips the update.
+Decompositions go through :mod:`algorithms.decompositions` (batched by shape,
+retried in float64, else :class:`DecompositionError`, and the caller skips the
+update).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 import torch
 
+from algorithms.decompositions import cholesky_inverses, decompose_all
+
 PRECONDITIONERS = ("eigen", "tikhonov")
-
-
-class DecompositionError(RuntimeError):
-    """A factor could not be decomposed even in float64."""
-
-
-def _decompose_all(
-    fn: Callable[[torch.Tensor], tuple[torch.Tensor, ...]], matrices: list[torch.Tensor]
-) -> list[tuple[torch.Tensor, ...]]:
-    """``fn`` on every matrix, batched by shape; a batch that fails or is not finite is retried
-    in float64; results in each matrix's dtype. Raises :class:`DecompositionError`."""
-    results: list[tuple[torch.Tensor, ...] | None] = [None] * len(matrices)
-    groups: dict[tuple, list[int]] = {}
-    for i, matrix in enumerate(matrices):
-        groups.setdefault((matrix.shape, matrix.dtype), []).append(i)
-    for (shape, dtype), members in groups.items():
-        stacked = torch.stack([matrices[i] for i in members])
-        for attempt in (dtype, torch.float64):
-            try:
-                outputs = fn(stacked.to(attempt))
-            except torch.linalg.LinAlgError:
-                continue
-            if bool(torch.stack([torch.isfinite(o).all() for o in outputs]).all()):
-                break
-        else:
-            raise DecompositionError(f"a factor of size {shape[0]} could not be decomposed in float64")
-        for position, i in enumerate(members):
-            results[i] = tuple(o[position].to(dtype) for o in outputs)
-    return results
 
 
 def _eigh(matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     values, vectors = torch.linalg.eigh(matrices)
     return values.clamp(min=0.0), vectors  # factors are PSD; negative values are round-off
-
-
-def _cholesky_inverse(matrices: torch.Tensor) -> tuple[torch.Tensor]:
-    factors, info = torch.linalg.cholesky_ex(matrices)
-    if bool((info != 0).any()):
-        raise torch.linalg.LinAlgError("a damped factor is not positive definite")
-    return (torch.cholesky_inverse(factors),)
-
-
-def cholesky_inverses(matrices: list[torch.Tensor]) -> list[torch.Tensor]:
-    """The inverse of each symmetric positive-definite matrix, by Cholesky, batched by shape, with
-    the float64 retry; raises :class:`DecompositionError`."""
-    return [inverse for (inverse,) in _decompose_all(_cholesky_inverse, matrices)]
 
 
 class DampedInverse(Protocol):
@@ -107,7 +66,7 @@ def damped_inverses(
 ) -> list[DampedInverse]:
     """One damped inverse per (Ā, G) pair, decompositions batched across layers of equal size."""
     if kind == "eigen":
-        parts = _decompose_all(_eigh, [m for pair in factors for m in pair])
+        parts = decompose_all(_eigh, [m for pair in factors for m in pair])
         return [EigenInverse(parts[2 * i], parts[2 * i + 1]) for i in range(len(factors))]
     if kind == "tikhonov":
         shifted = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,11 +16,11 @@ from algorithms.kfac.blocks import SUPPORTED_LAYERS, KroneckerBlock, is_supporte
 from algorithms.kfac.damped_inverse import (
     PRECONDITIONERS,
     DampedInverse,
-    DecompositionError,
     damped_inverses,
 )
 from algorithms.kfac.output_fisher import exact_fisher_columns
 from algorithms.nets import DiagGaussianHead
+from algorithms.running_curvature import RunningCurvature
 
 FISHER_MODES = ("sampled", "exact")
 
@@ -29,7 +28,7 @@ LOG_STD_FISHER = 2.0
 """Exact Fisher of a state-independent Gaussian log σ_d, per dimension (DESIGN §4)."""
 
 
-class KroneckerFisher:
+class KroneckerFisher(RunningCurvature):
     """Block-diagonal K-FAC curvature over ``module``'s trainable parameters.
 
     - Every ``nn.Linear`` / ``nn.Conv2d`` gets one Kronecker block (bias included).
@@ -47,9 +46,7 @@ class KroneckerFisher:
     estimate of the same mean; TensorFlow K-FAC's patch sub-sampling, k = 3 there),
     which takes its cost from O(N·|T|·dim²) to O(k·dim³).
 
-    Factors are exponential moving averages with decay ``min(stat_decay, k/(k+1))``
-    at the k-th update (k = 0, 1, …): a plain running mean until it reaches the
-    decay (cold start), so the first statistics are not shrunk toward zero.
+    Factors are running statistics as :class:`RunningCurvature` keeps them.
     ``params`` lists the covered parameters in ``module.parameters()`` order; every
     list of gradients or directions below is in that order.
     """
@@ -68,8 +65,8 @@ class KroneckerFisher:
             raise ConfigError(
                 f"bad preconditioner {preconditioner!r}; accepted: {', '.join(PRECONDITIONERS)}"
             )
+        super().__init__(stat_decay)
         self.fisher = fisher
-        self.stat_decay = stat_decay
         self.blocks = [
             KroneckerBlock(m)
             for m in module.modules()
@@ -90,9 +87,6 @@ class KroneckerFisher:
         self._outputs: list[torch.Tensor | None] = [None] * len(self.blocks)
         for i, block in enumerate(self.blocks):
             block.module.register_forward_hook(self._make_hook(i))
-        self.stat_updates = 0
-        self.ready = False
-        self.timings = {"stats": 0.0, "refresh": 0.0, "precondition": 0.0}
 
     def _check_coverage(self, module: nn.Module, covered: set[int]) -> None:
         named = module.named_parameters()
@@ -154,32 +148,26 @@ class KroneckerFisher:
         """
         if any(o is None for o in self._outputs):
             raise RuntimeError("update_statistics needs a forward run inside capturing()")
-        start = time.perf_counter()
-        batch_size = self._inputs[0].shape[0]
-        grads = self._output_gradients(sampled_nll, dist, values)
-        new = []
-        for block, inputs, g, max_rows in zip(self.blocks, self._inputs, grads, self._max_rows, strict=True):
-            # g is None for a layer the NLL does not reach (e.g. exact mode without a critic column).
-            G = (
-                block.output_factor(g, batch_size)
-                if g is not None
-                else inputs.new_zeros(block.out_dim, block.out_dim)
-            )
-            new.append((block.input_factor(inputs, max_rows), G))
-        self._inputs = [None] * len(self.blocks)
-        self._outputs = [None] * len(self.blocks)
-        fresh = [factor for pair in new for factor in pair]
-        finite = bool(torch.stack(torch._foreach_norm(fresh)).isfinite().all())
-        if finite and self.stat_updates == 0:
-            for block, (A, G) in zip(self.blocks, new, strict=True):
-                block.A, block.G = A, G
-        elif finite:
-            decay = min(self.stat_decay, self.stat_updates / (self.stat_updates + 1))
-            running = [factor for block in self.blocks for factor in (block.A, block.G)]
-            torch._foreach_lerp_(running, fresh, 1 - decay)  # decay·running + (1 − decay)·fresh, one pass
-        self.stat_updates += int(finite)
-        self.timings["stats"] += time.perf_counter() - start
-        return finite
+        with self._timed("stats"):
+            batch_size = self._inputs[0].shape[0]
+            grads = self._output_gradients(sampled_nll, dist, values)
+            fresh = []
+            captured = zip(self.blocks, self._inputs, grads, self._max_rows, strict=True)
+            for block, inputs, g, max_rows in captured:
+                # g is None for a layer the NLL does not reach (e.g. exact mode without a critic column).
+                G = (
+                    block.output_factor(g, batch_size)
+                    if g is not None
+                    else inputs.new_zeros(block.out_dim, block.out_dim)
+                )
+                fresh += [block.input_factor(inputs, max_rows), G]
+            self._inputs = [None] * len(self.blocks)
+            self._outputs = [None] * len(self.blocks)
+            folded = self._fold([factor for block in self.blocks for factor in (block.A, block.G)], fresh)
+            if folded is not None:
+                for block, A, G in zip(self.blocks, folded[::2], folded[1::2], strict=True):
+                    block.A, block.G = A, G
+        return folded is not None
 
     def needs_refresh(self, damping: float) -> bool:
         """True until a refresh succeeded; eigen mode damps exactly at any λ, Tikhonov mode keeps
@@ -188,23 +176,20 @@ class KroneckerFisher:
 
     def refresh(self, damping: float) -> bool:
         """Decompose every block's factors; False if one failed even in float64 (then not ready)."""
-        if self.stat_updates == 0:
-            raise RuntimeError("refresh needs statistics: call update_statistics first")
-        start = time.perf_counter()
-        try:
+
+        def decompose() -> None:
             factors = [(block.A, block.G) for block in self.blocks]
             self.inverses = damped_inverses(self.preconditioner, factors, damping)
-            self.ready = True
-        except DecompositionError:
-            self.ready = False
-        self.timings["refresh"] += time.perf_counter() - start
-        return self.ready
+
+        return self._refresh_with(decompose)
 
     def precondition(self, grads: list[torch.Tensor], damping: float) -> list[torch.Tensor]:
         """(F̂ + damping·I)⁻¹ applied to ``grads`` (one tensor per entry of ``params``)."""
-        if not self.ready:
-            raise RuntimeError("precondition needs a successful refresh")
-        start = time.perf_counter()
+        self._require_ready()
+        with self._timed("precondition"):
+            return self._directions(grads, damping)
+
+    def _directions(self, grads: list[torch.Tensor], damping: float) -> list[torch.Tensor]:
         directions: list[torch.Tensor | None] = [None] * len(grads)
         for block, inverse, slots in zip(self.blocks, self.inverses, self._block_slots, strict=True):
             matrix = block.gradient_matrix([grads[i] for i in slots])
@@ -212,7 +197,6 @@ class KroneckerFisher:
                 directions[i] = part
         for i in self._diagonal_slots:
             directions[i] = grads[i] / (LOG_STD_FISHER + damping)
-        self.timings["precondition"] += time.perf_counter() - start
         return directions
 
     def quadratic_form(self, vectors: list[torch.Tensor]) -> torch.Tensor:
@@ -241,8 +225,3 @@ class KroneckerFisher:
             index = positions[i].reshape(-1)
             dense[index, index] = LOG_STD_FISHER
         return dense
-
-    def pop_timings(self) -> dict[str, float]:
-        """Seconds spent in statistics, refresh and preconditioning since the last call (host clock)."""
-        timings, self.timings = self.timings, dict.fromkeys(self.timings, 0.0)
-        return timings
