@@ -121,6 +121,8 @@ def _accumulate_gram(fisher: torch.Tensor, rows: torch.Tensor) -> None:
     reach, group = torch.unique(rows.ne(0).any(0), dim=0, return_inverse=True)  # [G, P], [K]
     for g, columns in enumerate(reach):
         index = columns.nonzero().squeeze(1)
+        if len(index) == 0:  # outputs that reach nothing here (e.g. an action of probability 0)
+            continue
         block = rows[:, group == g][..., index].reshape(-1, len(index))
         if int(index[-1] - index[0]) + 1 == len(index):  # a contiguous range: no scatter
             fisher[index[0] : index[-1] + 1, index[0] : index[-1] + 1].addmm_(block.T, block)

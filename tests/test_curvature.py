@@ -103,6 +103,16 @@ def test_a_sampled_fisher_converges_to_the_exact_one():
     assert error.max() > 0  # a real estimate, not the same computation
 
 
+def test_an_action_of_probability_zero_adds_nothing():
+    policy = Policy(nn.Identity(), CategoricalHead(2, 3))
+    with torch.no_grad():
+        policy.head.logits.bias.copy_(torch.tensor([0.0, 0.5, -200.0]))  # p = 0 in float32
+    obs = torch.randn(4, 2)
+    assert policy(obs).probs[:, 2].eq(0).all()
+    fisher = exact_fisher(policy, obs)
+    torch.testing.assert_close(fisher, exact_fisher(policy, obs, dtype=F64).float(), rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("kind", ["categorical", "gaussian"])
 def test_exact_fisher_is_symmetric_positive_semidefinite(kind):
     policy = categorical_policy() if kind == "categorical" else gaussian_policy(mlp(3, (4,), "tanh"), 4)
