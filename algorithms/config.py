@@ -21,6 +21,10 @@ class ConfigError(ValueError):
     """A bad setting; the message is one line naming the value and what is accepted."""
 
 
+DEFAULT_MAX_PARAMS = 20_000
+"""Largest net (trainable parameters) whose dense P×P Fisher is built by default."""
+
+
 def _choices(*values: str) -> dict[str, tuple[str, ...]]:
     return {"choices": values}
 
@@ -73,7 +77,20 @@ class NetConfig:
     """Initial log σ of the diagonal-Gaussian policy (state-independent)."""
 
 
-SECTIONS = ("env", "rollout", "loss", "net", "optimizer")
+@dataclass
+class DiagnosticsConfig:
+    """Opt-in measurements logged beside the optimizer's stats (small nets only)."""
+
+    fidelity_every: int = 0
+    """> 0: every that many updates, how far K-FAC's curvature is from the exact Fisher on the
+    update's batch (``algorithms.fidelity``); 0: never."""
+    fidelity_damping: float = 0.01
+    """λ of the two directions (F + λI)⁻¹∇ whose cosine is logged."""
+    max_params: int = DEFAULT_MAX_PARAMS
+    """Largest net (trainable parameters) whose exact Fisher the diagnostics build."""
+
+
+SECTIONS = ("env", "rollout", "loss", "net", "optimizer", "diagnostics")
 
 
 @dataclass
@@ -92,6 +109,7 @@ class RunConfig:
     net: NetConfig
     optimizer: Any
     """The optimizer's own config dataclass (see ``algorithms.optim``)."""
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
     @property
     def batch_size(self) -> int:
@@ -205,6 +223,7 @@ _RANGES = (
             "optimizer.value_kl_clip",
             "optimizer.damping_min",
             "optimizer.max_params",
+            "diagnostics.max_params",
         ),
         lambda value: value > 0,
         "a positive number",
@@ -223,6 +242,8 @@ _RANGES = (
             "optimizer.value_weight_decay",
             "optimizer.target_kl",
             "optimizer.patches_per_dim",
+            "diagnostics.fidelity_every",
+            "diagnostics.fidelity_damping",
             "optimizer.eps",
         ),
         lambda value: value >= 0,

@@ -29,10 +29,8 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 from torch.func import functional_call, jacrev, vmap
 
-from algorithms.config import ConfigError
+from algorithms.config import DEFAULT_MAX_PARAMS, ConfigError
 from algorithms.kfac.engine import LOG_STD_FISHER, KroneckerFisher
-
-DEFAULT_MAX_PARAMS = 20_000
 
 _CHUNK_ENTRIES = 2**25
 """Entries of the Jacobian held at once (128 MiB in float32)."""
@@ -135,20 +133,30 @@ def kfac_fisher(
     obs: torch.Tensor,
     dtype: torch.dtype | None = None,
     max_params: int = DEFAULT_MAX_PARAMS,
+    fisher: str = "exact",
 ) -> torch.Tensor:
     """K-FAC's block-diagonal approximation of :func:`exact_fisher`, densely: [P, P].
 
-    The factors are the optimizer's own (``KroneckerFisher`` in exact mode on one
-    forward of ``obs``, on a copy of ``model`` so that no hook stays behind): one
-    block Ā ⊗ G per Linear / Conv2d layer and 2·I for a Gaussian log σ, zero between blocks.
+    The factors are the optimizer's own (``KroneckerFisher`` on one forward of ``obs``,
+    on a copy of ``model`` so that no hook stays behind): one block Ā ⊗ G per Linear /
+    Conv2d layer and 2·I for a Gaussian log σ, zero between blocks. ``fisher="exact"``
+    takes G in closed form; ``"sampled"`` from one action per observation drawn from the
+    policy (and a critic target V + ε, ε ~ N(0, 1)), as ACKTR estimates it.
     """
     params = trainable_parameters(model, max_params)
     model = copy.deepcopy(model).to(dtype or next(iter(params.values())).dtype)
-    engine = KroneckerFisher(model, fisher="exact")
+    engine = KroneckerFisher(model, fisher=fisher)
     obs = obs.to(engine.params[0].dtype) if obs.is_floating_point() else obs
     with engine.capturing():
         output = model(obs)
     dist, values = output if isinstance(output, tuple) else (output, None)
-    if not engine.update_statistics(None, dist, values):
+    sampled_nll = None
+    if fisher == "sampled":
+        sampled_nll = -dist.log_prob(dist.sample()).sum()
+        if values is not None:
+            sampled_nll = (
+                sampled_nll + 0.5 * (values.detach() + torch.randn_like(values) - values).pow(2).sum()
+            )
+    if not engine.update_statistics(sampled_nll, dist, values):
         raise ValueError("the K-FAC factors of this batch are not finite")
     return engine.to_dense()

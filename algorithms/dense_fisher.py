@@ -37,8 +37,7 @@ class DenseFisher(RunningCurvature):
         self.params = list(trainable_parameters(module, max_params).values())
         self.max_params = max_params
         self.fisher: torch.Tensor | None = None
-        self._blocks: list[torch.Tensor] = []
-        self._inverses: list[torch.Tensor] = []
+        self._inverse: BlockInverse | None = None
         self.inverse_damping = float("nan")
         """The λ of the inverses in use."""
         self._obs: torch.Tensor | None = None
@@ -80,13 +79,7 @@ class DenseFisher(RunningCurvature):
         """Invert F̂ + λI block by block; False if that failed even in float64 (then not ready)."""
 
         def decompose() -> None:
-            self._blocks = diagonal_blocks(self.fisher)
-            damped = []
-            for index in self._blocks:
-                block = self.fisher[index[:, None], index]
-                block.diagonal().add_(damping)  # a copy: the running Fisher stays undamped
-                damped.append(block)
-            self._inverses = cholesky_inverses(damped)
+            self._inverse = BlockInverse(self.fisher, damping)
             self.inverse_damping = damping
 
         return self._refresh_with(decompose)
@@ -95,24 +88,41 @@ class DenseFisher(RunningCurvature):
         """(F̂ + λI)⁻¹ applied to ``grads``, with λ the last refresh's (see :meth:`needs_refresh`)."""
         self._require_ready()
         with self._timed("precondition"):
-            flat = _flatten(grads)
-            direction = torch.empty_like(flat)
-            for index, inverse in zip(self._blocks, self._inverses, strict=True):
-                direction[index] = inverse @ flat[index]
-        return _unflatten(direction, grads)
+            return _unflatten(self._inverse.apply(flatten(grads)), grads)
 
     def quadratic_form(self, vectors: list[torch.Tensor]) -> torch.Tensor:
         """vᵀ F̂ v with the running Fisher (undamped)."""
-        flat = _flatten(vectors)
+        flat = flatten(vectors)
         return flat @ (self.fisher @ flat)
 
 
-def _flatten(tensors: list[torch.Tensor]) -> torch.Tensor:
+def flatten(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([t.reshape(-1) for t in tensors])
 
 
 def _unflatten(flat: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tensor]:
     return [part.view_as(t) for part, t in zip(flat.split([t.numel() for t in like]), like, strict=True)]
+
+
+class BlockInverse:
+    """(M + λI)⁻¹ for a symmetric PSD ``matrix`` M [P, P], by Cholesky on each of its diagonal blocks
+    (:func:`diagonal_blocks`), with the float64 retry; raises ``DecompositionError``."""
+
+    def __init__(self, matrix: torch.Tensor, damping: float) -> None:
+        self.blocks = diagonal_blocks(matrix)
+        damped = []
+        for index in self.blocks:
+            block = matrix[index[:, None], index]
+            block.diagonal().add_(damping)  # a copy: ``matrix`` stays undamped
+            damped.append(block)
+        self.inverses = cholesky_inverses(damped)
+
+    def apply(self, vector: torch.Tensor) -> torch.Tensor:
+        """(M + λI)⁻¹ vector, for a vector [P]."""
+        result = torch.empty_like(vector)
+        for index, inverse in zip(self.blocks, self.inverses, strict=True):
+            result[index] = inverse @ vector[index]
+        return result
 
 
 def diagonal_blocks(matrix: torch.Tensor) -> list[torch.Tensor]:

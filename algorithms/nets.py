@@ -56,6 +56,15 @@ class DiagGaussianHead(nn.Module):
         return Independent(Normal(mean, std, validate_args=False), 1, validate_args=False)
 
 
+def detached(dist: Distribution) -> Distribution:
+    """The same distribution with its parameters cut from the graph (a fixed π_old)."""
+    if isinstance(dist, Categorical):
+        return Categorical(logits=dist.logits.detach(), validate_args=False)
+    base = dist.base_dist
+    normal = Normal(base.loc.detach(), base.scale.detach(), validate_args=False)
+    return Independent(normal, 1, validate_args=False)
+
+
 def distribution_head(in_features: int, action_space: gym.Space, log_std_init: float) -> nn.Module:
     if isinstance(action_space, gym.spaces.Discrete):
         return CategoricalHead(in_features, int(action_space.n))

@@ -13,6 +13,7 @@ import torch
 
 from algorithms.config import RunConfig
 from algorithms.envs import Episode, make_env
+from algorithms.fidelity import FidelityProbe, not_measured
 from algorithms.nets import build_actor_critic
 from algorithms.objective import ActorCriticObjective
 from algorithms.optim import build_optimizer
@@ -63,6 +64,7 @@ def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
         model = build_actor_critic(env.observation_space, env.action_space, config.domain, config.net)
         model.to(device)
         optimizer = build_optimizer(config.optimizer_name, model, config.optimizer, config.total_updates)
+        probe = FidelityProbe(model, config.diagnostics) if config.diagnostics.fidelity_every else None
         collector = RolloutCollector(env, model, rollout_cfg.n_steps, device)
         recent: deque[Episode] = deque(maxlen=RETURN_WINDOW)
         episodes = 0
@@ -92,7 +94,13 @@ def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
                 value_coef=config.loss.value_coef,
                 entropy_coef=config.loss.entropy_coef,
             )
+            measured = probe is not None and probe.due(update)
+            fidelity = probe.before_step(objective) if measured else {}
             stats = optimizer.step(objective)
+            if measured:
+                fidelity |= probe.after_step(objective)
+            elif probe is not None:
+                fidelity = not_measured()
             terms = {name: float(value) for name, value in objective.terms.items()}
             update_done = time.perf_counter()
 
@@ -113,6 +121,7 @@ def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
                 **terms,
                 "explained_variance": _explained_variance(rollout.values.flatten(), returns.flatten()),
                 **stats,
+                **fidelity,
             }
             if logger is not None:
                 logger.log_episodes(env_steps, finished)

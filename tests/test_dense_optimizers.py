@@ -1,8 +1,5 @@
 """ng and lm: the exact-Fisher direction, the trust region against the realized KL, damping, limits."""
 
-import subprocess
-import sys
-
 import gymnasium as gym
 import pytest
 import torch
@@ -87,12 +84,9 @@ def test_a_net_over_the_limit_is_refused_when_the_optimizer_is_built():
         build_optimizer("ng", small_model(), NGConfig(max_params=50), total_updates=10)
 
 
-def test_the_cli_refuses_a_net_over_the_limit_in_one_line(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "train", "--env", "CartPole-v1", "--optimizer", "lm",
-         "--steps", "1000", "--set", "optimizer.max_params=1000", "--out", str(tmp_path / "run")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+def test_the_cli_refuses_a_net_over_the_limit_in_one_line(cli, tmp_path):
+    args = ("--env", "CartPole-v1", "--optimizer", "lm", "--steps", "1000", "--out", str(tmp_path / "run"))
+    result = cli("train", *args, "--set", "optimizer.max_params=1000")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "above the limit of 1000" in lines[0] and "kfac" in lines[0]

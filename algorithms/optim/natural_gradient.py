@@ -30,14 +30,14 @@ from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
-from torch.distributions import Categorical, Distribution, Independent, Normal, kl_divergence
+from torch.distributions import Distribution, kl_divergence
 
-from algorithms.config import ConfigError
-from algorithms.curvature import DEFAULT_MAX_PARAMS
+from algorithms.config import DEFAULT_MAX_PARAMS, ConfigError
 from algorithms.dense_fisher import DenseFisher
 from algorithms.kfac import KroneckerFisher
 from algorithms.kfac.damped_inverse import PRECONDITIONERS
 from algorithms.kfac.engine import FISHER_MODES
+from algorithms.nets import detached
 from algorithms.objective import ActorCriticObjective
 from algorithms.optim.base import Optimizer, lr_at
 from algorithms.optim.lm_damping import LevenbergMarquardt
@@ -218,7 +218,7 @@ class NaturalGradientOptimizer:
         grad_norm = _global_norm(grads)
         adaptive = isinstance(cfg, TrustRegionSettings) and cfg.target_kl > 0
         lr = self.lr if adaptive else lr_at(cfg.lr, cfg.lr_schedule, self.updates, self.total_updates)
-        old_policy = _detached(objective.outputs[0]) if adaptive else None
+        old_policy = detached(objective.outputs[0]) if adaptive else None
         cold = self.updates < cfg.cold_start or self.curvature.stat_updates == 0
         if self._cold and not cold:
             self.velocity = [torch.zeros_like(p) for p in self.params]  # Baselines: separate optimizers
@@ -291,15 +291,6 @@ class NaturalGradientOptimizer:
         elif kl < target / 2:
             self.lr = min(self.lr * 1.5, 1.0)
         return kl
-
-
-def _detached(dist: Distribution) -> Distribution:
-    """The same distribution with its parameters cut from the graph (a fixed π_old)."""
-    if isinstance(dist, Categorical):
-        return Categorical(logits=dist.logits.detach(), validate_args=False)
-    base = dist.base_dist
-    normal = Normal(base.loc.detach(), base.scale.detach(), validate_args=False)
-    return Independent(normal, 1, validate_args=False)
 
 
 class SeparateCriticACKTR:
