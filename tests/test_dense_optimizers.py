@@ -8,9 +8,11 @@ from torch.distributions import kl_divergence
 from algorithms.config import ConfigError, NetConfig
 from algorithms.curvature import exact_fisher
 from algorithms.dense_fisher import diagonal_blocks
-from algorithms.nets import SeparateActorCritic
+from algorithms.envs import make_env
+from algorithms.nets import SeparateActorCritic, build_actor_critic
 from algorithms.optim import build_optimizer
 from algorithms.optim.natural_gradient import LMConfig, NaturalGradientOptimizer, NGConfig
+from algorithms.presets import resolve_config
 from bench.synthetic import synthetic_objective
 
 
@@ -93,8 +95,6 @@ def test_the_cli_refuses_a_net_over_the_limit_in_one_line(cli, tmp_path):
 
 
 def test_ng_and_lm_do_not_apply_to_atari():
-    from algorithms.presets import resolve_config
-
     with pytest.raises(ConfigError, match="does not apply to atari"):
         resolve_config("ALE/Pong-v5", "ng", 1000)
 
@@ -108,3 +108,29 @@ def test_diagonal_blocks_are_found_up_to_a_permutation():
     blocks = diagonal_blocks(matrix[order][:, order])
     found = sorted(sorted(order[b].tolist()) for b in blocks)
     assert found == [[0, 1, 2], [3, 4, 5, 6], [7]]
+
+
+SMALL_NET_TASKS = [
+    "CartPole-v1",
+    "Acrobot-v1",
+    "Pendulum-v1",
+    "InvertedPendulum-v5",
+    "InvertedDoublePendulum-v5",
+    "Reacher-v5",
+    "Swimmer-v5",
+    "Hopper-v5",
+]
+
+
+@pytest.mark.parametrize("env_id", SMALL_NET_TASKS)
+def test_all_five_optimizers_build_the_same_net_on_the_small_net_tasks(env_id):
+    """Each optimizer's preset for the task resolves, and its net fits the dense Fisher's limit."""
+    with make_env(env_id, 1, seed=0) as env:
+        spaces = env.observation_space, env.action_space
+    sizes = set()
+    for name in ("sgd", "ng", "lm", "kfac", "acktr"):
+        config = resolve_config(env_id, name, 10_000)
+        model = build_actor_critic(*spaces, config.domain, config.net)
+        build_optimizer(name, model, config.optimizer, config.total_updates)
+        sizes.add(sum(p.numel() for p in model.parameters()))
+    assert len(sizes) == 1 and sizes.pop() <= NGConfig().max_params
