@@ -43,7 +43,7 @@ class OptimizerEntry:
 # the RL Zoo's 8 envs and no entropy bonus. Atari statistics: every conv layer's Ā from 3·dim
 # random patches (TensorFlow K-FAC's patch sub-sampling; all 640·|T| patches cost 94 GFLOP,
 # 2.6 times the update's own forward and backward) and statistics every 2 updates; together
-# they take an acktr update of the Nature CNN at batch 640 from 4.6 to 1.85 times the cost of
+# they take an acktr update of the Nature CNN at batch 640 from 4.6 to 1.87 times the cost of
 # an RMSprop update on a 2-core CPU (``python -m bench.update_cost``, median of 3 runs).
 KRONECKER_PRESETS: dict[str, dict[str, Any]] = {
     "atari": {
