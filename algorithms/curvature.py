@@ -31,6 +31,7 @@ from torch.func import functional_call, jacrev, vmap
 
 from algorithms.config import DEFAULT_MAX_PARAMS, ConfigError
 from algorithms.kfac.engine import LOG_STD_FISHER, KroneckerFisher
+from algorithms.objective import sampled_nll
 
 _CHUNK_ENTRIES = 2**25
 """Entries of the Jacobian held at once (128 MiB in float32)."""
@@ -150,13 +151,7 @@ def kfac_fisher(
     with engine.capturing():
         output = model(obs)
     dist, values = output if isinstance(output, tuple) else (output, None)
-    sampled_nll = None
-    if fisher == "sampled":
-        sampled_nll = -dist.log_prob(dist.sample()).sum()
-        if values is not None:
-            sampled_nll = (
-                sampled_nll + 0.5 * (values.detach() + torch.randn_like(values) - values).pow(2).sum()
-            )
-    if not engine.update_statistics(sampled_nll, dist, values):
+    nll = sampled_nll(dist.log_prob(dist.sample()), values) if fisher == "sampled" else None
+    if not engine.update_statistics(nll, dist, values):
         raise ValueError("the K-FAC factors of this batch are not finite")
     return engine.to_dense()

@@ -7,9 +7,6 @@ running matrix, refresh a decomposition, precondition, and evaluate vᵀF̂v.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 from torch import nn
 
@@ -40,23 +37,16 @@ class DenseFisher(RunningCurvature):
         self._inverse: BlockInverse | None = None
         self.inverse_damping = float("nan")
         """The λ of the inverses in use."""
-        self._obs: torch.Tensor | None = None
-        self._capturing = False
+        self._clear_capture()
         module.register_forward_hook(self._capture)
 
     def _capture(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: object) -> None:
         if self._capturing:
             self._obs = inputs[0].detach()
 
-    @contextmanager
-    def capturing(self, enabled: bool = True) -> Iterator[None]:
-        """Record the observations of the forward run inside (when ``enabled``)."""
-        self._obs = None
-        self._capturing = enabled
-        try:
-            yield
-        finally:
-            self._capturing = False
+    def _clear_capture(self) -> None:
+        """Forget the captured observations."""
+        self._obs: torch.Tensor | None = None
 
     def update_statistics(self, *_outputs: object) -> bool:
         """Fold the captured batch's exact Fisher into the running one; False (nothing folded) if it
@@ -65,7 +55,7 @@ class DenseFisher(RunningCurvature):
             raise RuntimeError("update_statistics needs a forward run inside capturing()")
         with self._timed("stats"):
             fresh = exact_fisher(self.module, self._obs, max_params=self.max_params)
-            self._obs = None
+            self._clear_capture()
             folded = self._fold([self.fisher], [fresh])
             if folded is not None:
                 (self.fisher,) = folded

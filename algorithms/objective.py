@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.distributions import Distribution
+from torch.distributions import Distribution, kl_divergence
 
 from algorithms.nets import ActorCritic
 
@@ -74,11 +74,27 @@ class ActorCriticObjective:
         terms, dist, log_probs, values = self._forward()
         self.outputs = (dist, values)
         self.terms = {name: value.detach() for name, value in terms.items()}
-        targets = values.detach() + torch.randn_like(values)
-        sampled_nll = -log_probs.sum() + 0.5 * (targets - values).pow(2).sum()
-        return terms["loss"], sampled_nll
+        return terms["loss"], sampled_nll(log_probs, values)
 
     @torch.no_grad()
     def loss_at_current_params(self) -> torch.Tensor:
         """The loss on the same batch at the current parameters, without a graph."""
         return self._forward()[0]["loss"]
+
+    @torch.no_grad()
+    def realized_kl(self, old_policy: Distribution) -> float:
+        """The mean KL(π_old ‖ π) over the batch, π at the current parameters."""
+        return float(kl_divergence(old_policy, self.policy(self.obs)).mean())
+
+
+def sampled_nll(log_probs: torch.Tensor, values: torch.Tensor | None) -> torch.Tensor:
+    """−Σ_b log π(a_b|s_b) + ½ Σ_b (y_b − V(s_b))² with y = V.detach() + ε, ε ~ N(0, 1).
+
+    ``log_probs`` [B] of actions sampled from the policy; ``values`` [B], or None for a
+    policy without a critic. Its gradients give true-Fisher statistics.
+    """
+    nll = -log_probs.sum()
+    if values is None:
+        return nll
+    targets = values.detach() + torch.randn_like(values)
+    return nll + 0.5 * (targets - values).pow(2).sum()

@@ -16,6 +16,9 @@ class RunningCurvature:
     """Statistics are exponential moving averages with decay ``min(stat_decay, k/(k+1))`` at the
     k-th fold (k = 0, 1, …): a plain running mean until it reaches the decay (cold start), so the
     first statistics are not shrunk toward zero. A batch with a non-finite statistic is not folded.
+
+    A subclass's forward hooks record what its statistics need while ``_capturing`` is set
+    (inside :meth:`capturing`), and :meth:`_clear_capture` forgets it.
     """
 
     def __init__(self, stat_decay: float) -> None:
@@ -23,6 +26,21 @@ class RunningCurvature:
         self.stat_updates = 0
         self.ready = False
         self.timings = {"stats": 0.0, "refresh": 0.0, "precondition": 0.0}
+        self._capturing = False
+
+    @contextmanager
+    def capturing(self, enabled: bool = True) -> Iterator[None]:
+        """Record what the statistics need during the forward run inside (when ``enabled``)."""
+        self._clear_capture()
+        self._capturing = enabled
+        try:
+            yield
+        finally:
+            self._capturing = False
+
+    def _clear_capture(self) -> None:
+        """Forget what the last captured forward recorded."""
+        raise NotImplementedError
 
     @contextmanager
     def _timed(self, stage: str) -> Iterator[None]:

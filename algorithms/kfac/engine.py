@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -82,9 +80,7 @@ class KroneckerFisher(RunningCurvature):
         index = {id(p): i for i, p in enumerate(self.params)}
         self._block_slots = [[index[id(p)] for p in b.params] for b in self.blocks]
         self._diagonal_slots = [index[id(p)] for p in log_stds]
-        self._capturing = False
-        self._inputs: list[torch.Tensor | None] = [None] * len(self.blocks)
-        self._outputs: list[torch.Tensor | None] = [None] * len(self.blocks)
+        self._clear_capture()
         for i, block in enumerate(self.blocks):
             block.module.register_forward_hook(self._make_hook(i))
 
@@ -110,16 +106,10 @@ class KroneckerFisher(RunningCurvature):
 
         return hook
 
-    @contextmanager
-    def capturing(self, enabled: bool = True) -> Iterator[None]:
-        """Record each layer's input and output during the forward run inside (when ``enabled``)."""
-        self._inputs = [None] * len(self.blocks)
-        self._outputs = [None] * len(self.blocks)
-        self._capturing = enabled
-        try:
-            yield
-        finally:
-            self._capturing = False
+    def _clear_capture(self) -> None:
+        """Forget each layer's captured input and output."""
+        self._inputs: list[torch.Tensor | None] = [None] * len(self.blocks)
+        self._outputs: list[torch.Tensor | None] = [None] * len(self.blocks)
 
     def _output_gradients(
         self, sampled_nll: torch.Tensor | None, dist: Distribution | None, values: torch.Tensor | None
@@ -161,8 +151,7 @@ class KroneckerFisher(RunningCurvature):
                     else inputs.new_zeros(block.out_dim, block.out_dim)
                 )
                 fresh += [block.input_factor(inputs, max_rows), G]
-            self._inputs = [None] * len(self.blocks)
-            self._outputs = [None] * len(self.blocks)
+            self._clear_capture()
             folded = self._fold([factor for block in self.blocks for factor in (block.A, block.G)], fresh)
             if folded is not None:
                 for block, A, G in zip(self.blocks, folded[::2], folded[1::2], strict=True):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
-from torch.distributions import Distribution, kl_divergence
+from torch.distributions import Distribution
 
 from algorithms.config import DEFAULT_MAX_PARAMS, ConfigError
 from algorithms.dense_fisher import DenseFisher
@@ -285,7 +285,7 @@ class NaturalGradientOptimizer:
     def _adapt_lr(self, old_policy: Distribution, objective: ActorCriticObjective) -> float:
         """Baselines' MuJoCo step-size rule toward ``target_kl``; returns the realized mean KL."""
         target = self.config.target_kl
-        kl = float(kl_divergence(old_policy, objective.policy(objective.obs)).mean())
+        kl = objective.realized_kl(old_policy)
         if kl > 2 * target:
             self.lr = max(self.lr / 1.5, 1e-8)
         elif kl < target / 2:
