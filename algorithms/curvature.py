@@ -30,11 +30,14 @@ from torch.distributions import Categorical, Distribution, Independent, Normal
 from torch.func import functional_call, jacrev, vmap
 
 from algorithms.config import DEFAULT_MAX_PARAMS, ConfigError
+from algorithms.decompositions import diagonal_blocks
 from algorithms.kfac.engine import LOG_STD_FISHER, KroneckerFisher
 from algorithms.objective import sampled_nll
 
 _CHUNK_ENTRIES = 2**25
 """Entries of the Jacobian held at once (128 MiB in float32)."""
+_GRAM_TILE = 1024
+"""Width of the column tiles of a symmetric Gram product."""
 
 
 def trainable_parameters(model: nn.Module, max_params: int) -> dict[str, nn.Parameter]:
@@ -85,8 +88,8 @@ def exact_fisher(
     """
     params = trainable_parameters(model, max_params)
     dtype = dtype or next(iter(params.values())).dtype
-    names = list(params)
-    values = tuple(p.detach().to(dtype) for p in params.values())
+    names, shapes = list(params), [p.shape for p in params.values()]
+    flat = torch.cat([p.detach().to(dtype).reshape(-1) for p in params.values()])  # [P]
     frozen = {
         name: t.detach().to(dtype) if t.is_floating_point() else t
         for name, t in [*model.named_parameters(), *model.named_buffers()]
@@ -94,39 +97,57 @@ def exact_fisher(
     }
     obs = obs.to(dtype) if obs.is_floating_point() else obs
 
-    def output(param_values: tuple[torch.Tensor, ...], batch: torch.Tensor) -> Distribution | tuple:
-        return functional_call(model, {**frozen, **dict(zip(names, param_values, strict=True))}, (batch,))
+    def output(flat_params: torch.Tensor, batch: torch.Tensor) -> Distribution | tuple:
+        parts = flat_params.split([shape.numel() for shape in shapes])
+        unflat = {name: part.view(shape) for name, part, shape in zip(names, parts, shapes, strict=True)}
+        return functional_call(model, {**frozen, **unflat}, (batch,))
 
-    def natural(param_values: tuple[torch.Tensor, ...], one_obs: torch.Tensor) -> torch.Tensor:
-        return _natural_parameters(output(param_values, one_obs[None]))[0][0]
+    def scaled_natural(
+        flat_params: torch.Tensor, one_obs: torch.Tensor, one_root: torch.Tensor
+    ) -> torch.Tensor:
+        # √Λ held fixed: its Jacobian is √Λ J
+        return _natural_parameters(output(flat_params, one_obs[None]))[0][0] * one_root
 
     with torch.no_grad():
-        _, root = _natural_parameters(output(values, obs))
-    jacobian = vmap(jacrev(natural), in_dims=(None, 0))
-    n_params = sum(v.numel() for v in values)
-    chunk = max(1, _CHUNK_ENTRIES // (root.shape[-1] * n_params))
-    fisher = torch.zeros(n_params, n_params, dtype=dtype, device=obs.device)
+        _, root = _natural_parameters(output(flat, obs))
+    jacobian = vmap(jacrev(scaled_natural), in_dims=(None, 0, 0))  # [n, K, P]
+    chunk = max(1, _CHUNK_ENTRIES // (root.shape[-1] * len(flat)))
+    fisher = torch.zeros(len(flat), len(flat), dtype=dtype, device=obs.device)
     for start in range(0, obs.shape[0], chunk):
-        parts = jacobian(values, obs[start : start + chunk])  # each [n, K, *p.shape]
-        rows = torch.cat([part.flatten(2) for part in parts], -1)  # [n, K, P]
-        _accumulate_gram(fisher, rows * root[start : start + chunk, :, None])
+        _accumulate_gram(fisher, jacobian(flat, obs[start : start + chunk], root[start : start + chunk]))
     return fisher.div_(obs.shape[0])
 
 
 def _accumulate_gram(fisher: torch.Tensor, rows: torch.Tensor) -> None:
-    """fisher += Σ_{n,k} u_{nk} u_{nk}ᵀ for rows u [n, K, P], one product per group of outputs k
-    that reach the same parameters: a separate critic's output only reaches the critic's
-    parameters, a state-independent log σ_d only itself, so their products stay small."""
-    reach, group = torch.unique(rows.ne(0).any(0), dim=0, return_inverse=True)  # [G, P], [K]
-    for g, columns in enumerate(reach):
-        index = columns.nonzero().squeeze(1)
+    """fisher += Σ_{n,k} u_{nk} u_{nk}ᵀ for rows u [n, K, P], one product per group of outputs whose
+    reaches (the parameters they depend on) overlap, over the index range that spans the group's
+    reaches. Outside its reach a row is exactly 0, so the range adds exact zeros there, and a
+    separate critic's output (which reaches only the critic) or a state-independent log σ_d (only
+    itself) keeps its product small, while the outputs of one head share one product."""
+    reach = rows.any(0)  # [K, P]: non-zero somewhere
+    overlap = reach.to(rows.dtype) @ reach.T.to(rows.dtype)  # [K, K]
+    for outputs in diagonal_blocks(overlap):
+        index = reach[outputs].any(0).nonzero().squeeze(1)
         if len(index) == 0:  # outputs that reach nothing here (e.g. an action of probability 0)
             continue
-        block = rows[:, group == g][..., index].reshape(-1, len(index))
-        if int(index[-1] - index[0]) + 1 == len(index):  # a contiguous range: no scatter
-            fisher[index[0] : index[-1] + 1, index[0] : index[-1] + 1].addmm_(block.T, block)
-        else:
-            fisher[index[:, None], index] += block.T @ block
+        start, stop = int(index[0]), int(index[-1]) + 1
+        _add_symmetric_gram(fisher[start:stop, start:stop], rows[:, outputs, start:stop].flatten(0, 1))
+
+
+def _add_symmetric_gram(out: torch.Tensor, block: torch.Tensor) -> None:
+    """out += blockᵀ block for block [M, R]: the lower tiles by products, the upper by transposing
+    them, which saves a quarter of the arithmetic of one product once R is large."""
+    tiles = [slice(i, i + _GRAM_TILE) for i in range(0, block.shape[1], _GRAM_TILE)]
+    if len(tiles) == 1:
+        out.addmm_(block.T, block)
+        return
+    columns = [block[:, tile] for tile in tiles]
+    for i, (row_tile, left) in enumerate(zip(tiles, columns, strict=True)):
+        out[row_tile, row_tile].addmm_(left.T, left)
+        for col_tile, right in zip(tiles[:i], columns, strict=False):
+            product = left.T @ right
+            out[row_tile, col_tile] += product
+            out[col_tile, row_tile] += product.T
 
 
 def kfac_fisher(

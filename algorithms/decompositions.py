@@ -41,14 +41,43 @@ def decompose_all(
     return results
 
 
-def _cholesky_inverse(matrices: torch.Tensor) -> tuple[torch.Tensor]:
+def _cholesky(matrices: torch.Tensor) -> tuple[torch.Tensor]:
     factors, info = torch.linalg.cholesky_ex(matrices)
     if bool((info != 0).any()):
-        raise torch.linalg.LinAlgError("a damped factor is not positive definite")
-    return (torch.cholesky_inverse(factors),)
+        raise torch.linalg.LinAlgError("a damped matrix is not positive definite")
+    return (factors,)
+
+
+def _cholesky_inverse(matrices: torch.Tensor) -> tuple[torch.Tensor]:
+    return (torch.cholesky_inverse(_cholesky(matrices)[0]),)
+
+
+def cholesky_factors(matrices: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The lower Cholesky factor of each symmetric positive-definite matrix, batched by shape, with the
+    float64 retry; raises :class:`DecompositionError`."""
+    return [factor for (factor,) in decompose_all(_cholesky, matrices)]
 
 
 def cholesky_inverses(matrices: list[torch.Tensor]) -> list[torch.Tensor]:
     """The inverse of each symmetric positive-definite matrix, by Cholesky, batched by shape, with
     the float64 retry; raises :class:`DecompositionError`."""
     return [inverse for (inverse,) in decompose_all(_cholesky_inverse, matrices)]
+
+
+def diagonal_blocks(matrix: torch.Tensor) -> list[torch.Tensor]:
+    """Index sets [size_b] of the diagonal blocks of a symmetric ``matrix`` [P, P] up to a
+    permutation: the connected components of the graph with an edge where an entry is non-zero,
+    each found by breadth-first search, so every row is read once."""
+    size = len(matrix)
+    unassigned = torch.ones(size, dtype=torch.bool, device=matrix.device)
+    blocks = []
+    while bool(unassigned.any()):
+        members = torch.zeros_like(unassigned)
+        frontier = torch.zeros_like(unassigned)
+        frontier[unassigned.nonzero()[0]] = True
+        while bool(frontier.any()):
+            members |= frontier
+            frontier = matrix[frontier].ne(0).any(0) & ~members
+        blocks.append(members.nonzero().squeeze(1))
+        unassigned &= ~members
+    return blocks

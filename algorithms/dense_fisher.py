@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from algorithms.curvature import exact_fisher, trainable_parameters
-from algorithms.decompositions import cholesky_inverses
+from algorithms.decompositions import cholesky_factors, diagonal_blocks
 from algorithms.running_curvature import RunningCurvature
 
 
@@ -21,7 +21,7 @@ class DenseFisher(RunningCurvature):
     Statistics: :func:`algorithms.curvature.exact_fisher` on the observations of the
     captured forward (for an actor-critic, the joint Fisher with the critic read as a
     Gaussian with σ = 1, as K-FAC treats it), kept as :class:`RunningCurvature` keeps
-    K-FAC's factors. Refresh: the inverse of F̂ + λI by Cholesky (float64 retry), one
+    K-FAC's factors. Refresh: F̂ + λI by Cholesky (float64 retry), one factor
     per diagonal block of F̂ (a separate critic's parameters share no Fisher entry with
     the policy's), redone whenever λ changes, so the damping is exact at every λ.
     ``params`` is ``module``'s trainable parameters in order; every list of gradients
@@ -66,7 +66,7 @@ class DenseFisher(RunningCurvature):
         return not self.ready or damping != self.inverse_damping
 
     def refresh(self, damping: float) -> bool:
-        """Invert F̂ + λI block by block; False if that failed even in float64 (then not ready)."""
+        """Factor F̂ + λI block by block; False if that failed even in float64 (then not ready)."""
 
         def decompose() -> None:
             self._inverse = BlockInverse(self.fisher, damping)
@@ -95,8 +95,9 @@ def _unflatten(flat: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tenso
 
 
 class BlockInverse:
-    """(M + λI)⁻¹ for a symmetric PSD ``matrix`` M [P, P], by Cholesky on each of its diagonal blocks
-    (:func:`diagonal_blocks`), with the float64 retry; raises ``DecompositionError``."""
+    """(M + λI)⁻¹ for a symmetric PSD ``matrix`` M [P, P], by a Cholesky factor of each of its diagonal
+    blocks (:func:`diagonal_blocks`), with the float64 retry; raises ``DecompositionError``. Applying
+    it is two triangular solves per block: no inverse is formed."""
 
     def __init__(self, matrix: torch.Tensor, damping: float) -> None:
         self.blocks = diagonal_blocks(matrix)
@@ -105,26 +106,11 @@ class BlockInverse:
             block = matrix[index[:, None], index]
             block.diagonal().add_(damping)  # a copy: ``matrix`` stays undamped
             damped.append(block)
-        self.inverses = cholesky_inverses(damped)
+        self.factors = cholesky_factors(damped)
 
     def apply(self, vector: torch.Tensor) -> torch.Tensor:
         """(M + λI)⁻¹ vector, for a vector [P]."""
         result = torch.empty_like(vector)
-        for index, inverse in zip(self.blocks, self.inverses, strict=True):
-            result[index] = inverse @ vector[index]
+        for index, factor in zip(self.blocks, self.factors, strict=True):
+            result[index] = torch.cholesky_solve(vector[index, None], factor).squeeze(1)
         return result
-
-
-def diagonal_blocks(matrix: torch.Tensor) -> list[torch.Tensor]:
-    """Index sets of the diagonal blocks of a symmetric ``matrix`` [P, P] up to a permutation: the
-    connected components of the graph with an edge where an entry is non-zero (each index
-    takes the smallest index it reaches, by repeated minimum over its row)."""
-    linked = matrix.ne(0)
-    linked.diagonal().fill_(True)
-    size = len(matrix)
-    labels = torch.arange(size, device=matrix.device)
-    while True:
-        reached = torch.where(linked, labels[None, :], size).amin(1)
-        if torch.equal(reached, labels):
-            return [(labels == label).nonzero().squeeze(1) for label in labels.unique()]
-        labels = reached

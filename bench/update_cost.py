@@ -103,6 +103,16 @@ def measure(
     return samples
 
 
+def parse_settings(items: list[str]) -> dict[str, dict[str, str]]:
+    """``NAME:KEY=VALUE`` items (``--set``) as {optimizer name: {setting: value}}."""
+    settings: dict[str, dict[str, str]] = {}
+    for item in items:
+        name, _, assignment = item.partition(":")
+        key, _, value = assignment.partition("=")
+        settings.setdefault(name, {})[key] = value
+    return settings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="nature-cnn")
@@ -116,11 +126,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the samples to this file")
     args = parser.parse_args()
 
-    settings: dict[str, dict[str, str]] = {}
-    for item in args.set:
-        name, _, assignment = item.partition(":")
-        key, _, value = assignment.partition("=")
-        settings.setdefault(name, {})[key] = value
+    settings = parse_settings(args.set)
     names = args.optimizers.split(",")
     samples = measure(names, MODELS[args.model], args.batch, args.device, args.rounds, settings)
     medians = {name: statistics.median(values) for name, values in samples.items()}

@@ -7,7 +7,7 @@ from torch.distributions import kl_divergence
 
 from algorithms.config import ConfigError, NetConfig
 from algorithms.curvature import exact_fisher
-from algorithms.dense_fisher import diagonal_blocks
+from algorithms.decompositions import diagonal_blocks
 from algorithms.envs import make_env
 from algorithms.nets import SeparateActorCritic, build_actor_critic
 from algorithms.optim import build_optimizer
