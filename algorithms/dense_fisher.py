@@ -100,11 +100,12 @@ class BlockInverse:
     it is two triangular solves per block: no inverse is formed."""
 
     def __init__(self, matrix: torch.Tensor, damping: float) -> None:
-        self.blocks = diagonal_blocks(matrix)
+        self.blocks = [_as_slice(index) for index in diagonal_blocks(matrix)]
         damped = []
         for index in self.blocks:
-            block = matrix[index[:, None], index]
-            block.diagonal().add_(damping)  # a copy: ``matrix`` stays undamped
+            block = matrix[index, index] if isinstance(index, slice) else matrix[index[:, None], index]
+            block = block.clone()  # ``matrix`` stays undamped
+            block.diagonal().add_(damping)
             damped.append(block)
         self.factors = cholesky_factors(damped)
 
@@ -114,3 +115,9 @@ class BlockInverse:
         for index, factor in zip(self.blocks, self.factors, strict=True):
             result[index] = torch.cholesky_solve(vector[index, None], factor).squeeze(1)
         return result
+
+
+def _as_slice(index: torch.Tensor) -> slice | torch.Tensor:
+    """A sorted index set as a slice where it is a contiguous range (a view, not a gather)."""
+    start, stop = int(index[0]), int(index[-1]) + 1
+    return slice(start, stop) if stop - start == len(index) else index

@@ -1,0 +1,131 @@
+"""The five optimizers on small nets, with the curvature-fidelity diagnostics on every run.
+
+Each optimizer trains with its presets (64-64 tanh MLPs) on CartPole-v1 and
+InvertedPendulum-v5 for a few seeds, logging ``diagnostics.fidelity_every``: how far
+K-FAC's curvature is from the exact Fisher along each optimizer's own trajectory. The
+summary gives, per task and optimizer, the env steps until the mean return of the last 20
+episodes reaches the task's threshold (:func:`bench.results.steps_to_threshold`; "—" if it
+never did) and the medians of the fidelity columns over every measured update of every seed.
+
+Runs are ``acktr-bench train`` processes writing ``OUT/ENV/OPTIMIZER/seedK/``, ``--jobs`` at
+a time with one thread each; a finished run is kept, so an interrupted sweep resumes, and a
+failed or diverged run is recorded by the run itself and does not stop the others.
+
+Run: ``python -m bench.small_nets run results/small-nets`` (then the table alone:
+``python -m bench.small_nets summary results/small-nets``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from algorithms.fidelity import COLUMNS as FIDELITY_COLUMNS
+from algorithms.optim import OPTIMIZERS
+from bench.results import read_run, steps_to_threshold
+
+
+@dataclass(frozen=True)
+class Task:
+    steps: int
+    threshold: float
+    fidelity_every: int
+    settings: tuple[str, ...] = ()
+    """More ``KEY=VALUE`` settings for every run of the task."""
+
+
+# Budgets: sgd reached the thresholds within 206 k (CartPole-v1) and 129 k (InvertedPendulum-v5)
+# env steps on seeds 0-4. A fidelity measurement costs about 7 s at P = 9 k (float64 dense
+# matrices and their Cholesky factors), so there are 5 to 6 per run.
+TASKS = {
+    "CartPole-v1": Task(steps=220_000, threshold=475, fidelity_every=250),
+    "InvertedPendulum-v5": Task(steps=150_000, threshold=950, fidelity_every=10),
+}
+WINDOW = 20
+
+
+def run_directory(out: Path, env_id: str, optimizer: str, seed: int) -> Path:
+    return out / env_id.replace("/", "-") / optimizer / f"seed{seed}"
+
+
+def train_one(out: Path, env_id: str, task: Task, optimizer: str, seed: int) -> str:
+    """Train one run unless it finished before; returns its state (``done``, ``diverged``, ``failed``)."""
+    run_dir = run_directory(out, env_id, optimizer, seed)
+    status = run_dir / "status.json"
+    if status.exists() and json.loads(status.read_text())["state"] == "done":
+        return "done"
+    command = [sys.executable, "-m", "bench", "train", "--env", env_id, "--optimizer", optimizer]
+    command += ["--steps", str(task.steps), "--seed", str(seed), "--device", "cpu", "--out", str(run_dir)]
+    settings = (f"diagnostics.fidelity_every={task.fidelity_every}", *task.settings)
+    command += [*(arg for setting in settings for arg in ("--set", setting)), "--force", "--quiet"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(command, env=environment, capture_output=True, check=False)
+    return json.loads(status.read_text())["state"] if status.exists() else "failed"
+
+
+def run_all(out: Path, tasks: dict[str, Task], optimizers: list[str], seeds: list[int], jobs: int) -> None:
+    """Every (task, optimizer, seed) run, ``jobs`` at a time; prints each one's final state."""
+    grid = [
+        (env_id, task, name, seed) for env_id, task in tasks.items() for name in optimizers for seed in seeds
+    ]
+    with ThreadPoolExecutor(jobs) as pool:
+        states = pool.map(lambda args: train_one(out, *args), grid)
+        for (env_id, _, name, seed), state in zip(grid, states, strict=True):
+            print(f"{env_id:<20} {name:<6} seed {seed}: {state}", flush=True)
+
+
+def summarize(out: Path, tasks: dict[str, Task], optimizers: list[str]) -> str:
+    """A Markdown table: steps to the threshold per seed and their median, fidelity medians."""
+    header = ["task", "optimizer", "steps to threshold (per seed)", "median", *FIDELITY_COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for env_id, task in tasks.items():
+        for name in optimizers:
+            runs = sorted(run_directory(out, env_id, name, 0).parent.glob("seed*"))
+            if not runs:
+                continue
+            records = [read_run(run) for run in runs]
+            steps = [steps_to_threshold(record.episodes, task.threshold, WINDOW) for record in records]
+            medians = [_median(record.progress[column] for record in records) for column in FIDELITY_COLUMNS]
+            per_seed = ", ".join(
+                _steps(value) if record.status["state"] == "done" else record.status["state"]
+                for value, record in zip(steps, records, strict=True)
+            )
+            median_steps = statistics.median(math.inf if math.isnan(s) else s for s in steps)
+            cells = [f"{env_id} ≥ {task.threshold:g}", name, per_seed, _steps(median_steps)]
+            lines.append("| " + " | ".join(cells + [f"{m:.3g}" for m in medians]) + " |")
+    return "\n".join(lines)
+
+
+def _median(columns) -> float:
+    values = [v for column in columns for v in column.dropna().tolist()]
+    return statistics.median(values) if values else math.nan
+
+
+def _steps(value: float) -> str:
+    return "—" if math.isinf(value) or math.isnan(value) else f"{value / 1000:.0f}k"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("run", "summary"))
+    parser.add_argument("out", nargs="?", default="results/small-nets", help="directory of the runs")
+    parser.add_argument("--optimizers", default=",".join(OPTIMIZERS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    args = parser.parse_args()
+    optimizers = args.optimizers.split(",")
+    if args.command == "run":
+        run_all(Path(args.out), TASKS, optimizers, [int(s) for s in args.seeds.split(",")], args.jobs)
+    print(summarize(Path(args.out), TASKS, optimizers))
+
+
+if __name__ == "__main__":
+    main()
