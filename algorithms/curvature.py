@@ -136,7 +136,7 @@ def _accumulate_gram(fisher: torch.Tensor, rows: torch.Tensor) -> None:
 
 def _add_symmetric_gram(out: torch.Tensor, block: torch.Tensor) -> None:
     """out += blockᵀ block for block [M, R]: the lower tiles by products, the upper by transposing
-    them, which saves a quarter of the arithmetic of one product once R is large."""
+    them, so T column tiles take (T + 1) / 2T of one product's arithmetic."""
     tiles = [slice(i, i + _GRAM_TILE) for i in range(0, block.shape[1], _GRAM_TILE)]
     if len(tiles) == 1:
         out.addmm_(block.T, block)
@@ -144,7 +144,7 @@ def _add_symmetric_gram(out: torch.Tensor, block: torch.Tensor) -> None:
     columns = [block[:, tile] for tile in tiles]
     for i, (row_tile, left) in enumerate(zip(tiles, columns, strict=True)):
         out[row_tile, row_tile].addmm_(left.T, left)
-        for col_tile, right in zip(tiles[:i], columns, strict=False):
+        for col_tile, right in zip(tiles[:i], columns[:i], strict=True):
             product = left.T @ right
             out[row_tile, col_tile] += product
             out[col_tile, row_tile] += product.T

@@ -30,6 +30,8 @@ from pathlib import Path
 
 from algorithms.fidelity import COLUMNS as FIDELITY_COLUMNS
 from algorithms.optim import OPTIMIZERS
+from algorithms.presets import resolve_config
+from bench.cli import parse_settings
 from bench.results import read_run, steps_to_threshold
 
 
@@ -37,17 +39,19 @@ from bench.results import read_run, steps_to_threshold
 class Task:
     steps: int
     threshold: float
-    fidelity_every: int
+    fidelity_interval: int
+    """Env steps between fidelity measurements (``diagnostics.fidelity_every`` is this over the
+    optimizer's batch): one costs about 7 s at P = 9 k (float64 dense matrices and their Cholesky
+    factors), so a run gets 5 or 6 of them."""
     settings: tuple[str, ...] = ()
     """More ``KEY=VALUE`` settings for every run of the task."""
 
 
 # Budgets: sgd reached the thresholds within 206 k (CartPole-v1) and 129 k (InvertedPendulum-v5)
-# env steps on seeds 0-4. A fidelity measurement costs about 7 s at P = 9 k (float64 dense
-# matrices and their Cholesky factors), so there are 5 to 6 per run.
+# env steps on seeds 0-4.
 TASKS = {
-    "CartPole-v1": Task(steps=220_000, threshold=475, fidelity_every=250),
-    "InvertedPendulum-v5": Task(steps=150_000, threshold=950, fidelity_every=10),
+    "CartPole-v1": Task(steps=220_000, threshold=475, fidelity_interval=40_000),
+    "InvertedPendulum-v5": Task(steps=150_000, threshold=950, fidelity_interval=25_000),
 }
 WINDOW = 20
 
@@ -64,7 +68,9 @@ def train_one(out: Path, env_id: str, task: Task, optimizer: str, seed: int) -> 
         return "done"
     command = [sys.executable, "-m", "bench", "train", "--env", env_id, "--optimizer", optimizer]
     command += ["--steps", str(task.steps), "--seed", str(seed), "--device", "cpu", "--out", str(run_dir)]
-    settings = (f"diagnostics.fidelity_every={task.fidelity_every}", *task.settings)
+    batch = resolve_config(env_id, optimizer, task.steps, overrides=parse_settings(task.settings)).batch_size
+    every = max(1, round(task.fidelity_interval / batch))
+    settings = (f"diagnostics.fidelity_every={every}", *task.settings)
     command += [*(arg for setting in settings for arg in ("--set", setting)), "--force", "--quiet"]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(command, env=environment, capture_output=True, check=False)

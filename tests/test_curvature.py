@@ -49,8 +49,9 @@ def parameter_blocks(policy):
     return mask
 
 
-def test_exact_fisher_equals_an_explicit_sum_over_actions():
-    policy = categorical_policy().double()
+@pytest.mark.parametrize("hidden", [(5, 4), (30, 30)])  # (30, 30): P = 1 143, a Gram product in tiles
+def test_exact_fisher_equals_an_explicit_sum_over_actions(hidden):
+    policy = categorical_policy(hidden=hidden).double()
     obs = torch.randn(4, 3, dtype=F64)
     expected = 0
     for state in obs:

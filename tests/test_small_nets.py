@@ -5,7 +5,7 @@ import json
 from bench.results import read_run
 from bench.small_nets import Task, run_all, run_directory, summarize
 
-TINY = {"CartPole-v1": Task(steps=480, threshold=15, fidelity_every=1, settings=("net.hidden=16,16",))}
+TINY = {"CartPole-v1": Task(steps=480, threshold=15, fidelity_interval=1, settings=("net.hidden=16,16",))}
 
 
 def test_runs_log_fidelity_resume_and_summarize(tmp_path):
