@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import statistics
 
 import torch
@@ -27,8 +26,8 @@ from torch.profiler import ProfilerActivity, profile
 
 from algorithms.config import NetConfig
 from algorithms.nets import build_actor_critic
-from bench.provenance import hardware, package_versions
-from bench.update_cost import MODELS, make_updater, measure, parse_settings
+from bench.provenance import write_measurement
+from bench.update_cost import MODELS, add_timing_arguments, make_updater, measure, parse_settings
 
 MODEL = "mlp-64-64"
 
@@ -82,15 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", default="14,40,89", help="comma-separated hidden widths h")
     parser.add_argument("--batch", type=int, default=2500)
-    parser.add_argument(
-        "--optimizers", default="sgd,acktr,ng", help="comma-separated registry names; sgd first"
-    )
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="NAME:KEY=VALUE", help="a setting for one optimizer"
-    )
-    parser.add_argument("--json", help="also write the measurements to this file")
+    add_timing_arguments(parser, optimizers="sgd,acktr,ng", rounds=3)
     args = parser.parse_args()
 
     names = args.optimizers.split(",")
@@ -115,9 +106,7 @@ def main() -> None:
                 f"{ratio:>9.2f} {memory / 2**20:>9.1f}"
             )
     if args.json:
-        record = {"args": vars(args), "rows": rows, "hardware": hardware(), "versions": package_versions()}
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2)
+        write_measurement(args.json, {"args": vars(args), "rows": rows})
 
 
 if __name__ == "__main__":

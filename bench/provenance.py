@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from bench.results import write_json
+
 _SOURCE_DIR = Path(__file__).resolve().parent
 _PACKAGES = ("acktr-bench", "torch", "gymnasium", "ale-py", "mujoco", "numpy", "stable-baselines3")
 
@@ -72,3 +74,8 @@ def provenance() -> dict[str, Any]:
         "hardware": hardware(),
         "command": sys.argv,
     }
+
+
+def write_measurement(path: str, measurement: dict[str, Any]) -> None:
+    """A benchmark's ``measurement`` as JSON at ``path``, with its :func:`provenance`."""
+    write_json(Path(path), {**measurement, "provenance": provenance()})

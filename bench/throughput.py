@@ -18,7 +18,6 @@ This is a benchmark, not a test: it prints a table and, with ``--json``, the num
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
 
@@ -30,7 +29,7 @@ from algorithms.envs import make_env
 from algorithms.nets import build_actor_critic
 from algorithms.presets import resolve_config
 from algorithms.training import train
-from bench.provenance import hardware, package_versions
+from bench.provenance import write_measurement
 from bench.synthetic import synthetic_objective
 
 
@@ -135,9 +134,7 @@ def main() -> None:
     if "sb3_a2c" in rates:
         print(f"  ours / SB3 A2C   {ours / rates['sb3_a2c']:.2f}")
     if args.json:
-        record = {"args": vars(args), "rates": rates, "hardware": hardware(), "versions": package_versions()}
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2)
+        write_measurement(args.json, {"args": vars(args), "rates": rates})
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Run: ``python -m bench.update_cost --model nature-cnn --batch 640``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import time
@@ -28,7 +27,7 @@ import torch
 from algorithms.nets import build_actor_critic
 from algorithms.optim import build_optimizer
 from algorithms.presets import resolve_config
-from bench.provenance import hardware, package_versions
+from bench.provenance import write_measurement
 from bench.synthetic import synthetic_objective
 
 
@@ -103,6 +102,19 @@ def measure(
     return samples
 
 
+def add_timing_arguments(parser: argparse.ArgumentParser, optimizers: str, rounds: int) -> None:
+    """The options of every per-update timing benchmark, with these defaults."""
+    parser.add_argument(
+        "--optimizers", default=optimizers, help="comma-separated registry names; the first is the unit"
+    )
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME:KEY=VALUE", help="a setting for one optimizer"
+    )
+    parser.add_argument("--json", help="also write the measurements, with their provenance, to this file")
+
+
 def parse_settings(items: list[str]) -> dict[str, dict[str, str]]:
     """``NAME:KEY=VALUE`` items (``--set``) as {optimizer name: {setting: value}}."""
     settings: dict[str, dict[str, str]] = {}
@@ -117,13 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="nature-cnn")
     parser.add_argument("--batch", type=int, default=640)
-    parser.add_argument("--optimizers", default="sgd,acktr", help="comma-separated registry names; sgd first")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="NAME:KEY=VALUE", help="a setting for one optimizer"
-    )
-    parser.add_argument("--json", help="also write the samples to this file")
+    add_timing_arguments(parser, optimizers="sgd,acktr", rounds=5)
     args = parser.parse_args()
 
     settings = parse_settings(args.set)
@@ -134,15 +140,7 @@ def main() -> None:
     for name in names:
         print(f"  {name:<8} {medians[name] * 1000:9.1f} ms/update   ×{medians[name] / medians[names[0]]:.2f}")
     if args.json:
-        record = {
-            "args": vars(args),
-            "samples_s": samples,
-            "median_s": medians,
-            "hardware": hardware(),
-            "versions": package_versions(),
-        }
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2)
+        write_measurement(args.json, {"args": vars(args), "samples_s": samples, "median_s": medians})
 
 
 if __name__ == "__main__":
