@@ -90,7 +90,17 @@ class DiagnosticsConfig:
     """Largest net (trainable parameters) whose exact Fisher the diagnostics build."""
 
 
-SECTIONS = ("env", "rollout", "loss", "net", "optimizer", "diagnostics")
+@dataclass
+class StopConfig:
+    """When a run ends before its step budget (as ``done``)."""
+
+    return_mean: float = math.nan
+    """Stop once ``return_mean``, the mean raw return of the last 100 episodes (100 finished at
+    least), reaches this; NaN: never. One of those episodes' five 20-episode windows has then
+    reached it too, so a threshold on 20-episode means is met before the run stops."""
+
+
+SECTIONS = ("env", "rollout", "loss", "net", "optimizer", "diagnostics", "stop")
 
 
 @dataclass
@@ -110,6 +120,7 @@ class RunConfig:
     optimizer: Any
     """The optimizer's own config dataclass (see ``algorithms.optim``)."""
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    stop: StopConfig = field(default_factory=StopConfig)
 
     @property
     def batch_size(self) -> int:

@@ -113,7 +113,8 @@ class BlockInverse:
         """(M + λI)⁻¹ vector, for a vector [P]."""
         result = torch.empty_like(vector)
         for index, factor in zip(self.blocks, self.factors, strict=True):
-            result[index] = torch.cholesky_solve(vector[index, None], factor).squeeze(1)
+            lower = torch.linalg.solve_triangular(factor, vector[index, None], upper=False)
+            result[index] = torch.linalg.solve_triangular(factor.mT, lower, upper=True).squeeze(1)
         return result
 
 

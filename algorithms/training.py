@@ -54,8 +54,9 @@ def _explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
 def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
     """Train one agent as ``config`` says, reporting every update to ``logger``.
 
-    Stops early with state ``diverged`` when the loss is not finite. Exceptions
-    (a broken env, out of memory) propagate; the caller records the run as failed.
+    Stops early with state ``done`` once ``config.stop`` is met, and with state ``diverged`` when
+    the loss is not finite. Exceptions (a broken env, out of memory) propagate; the caller
+    records the run as failed.
     """
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
@@ -134,4 +135,6 @@ def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
                     error=f"non-finite loss ({terms['loss']}) at update {update}",
                     env_state=env.state_dict(),
                 )
+            if len(recent) == RETURN_WINDOW and row["return_mean"] >= config.stop.return_mean:
+                return TrainResult("done", env_steps, update, env_state=env.state_dict())
         return TrainResult("done", env_steps, config.total_updates, env_state=env.state_dict())

@@ -11,7 +11,7 @@ from algorithms.nets import build_actor_critic
 from algorithms.objective import ActorCriticObjective
 from algorithms.optim.first_order import FirstOrder, FirstOrderConfig, TFRMSprop
 from algorithms.presets import resolve_config
-from bench.results import REQUIRED_PROGRESS_COLUMNS, is_wall_clock_column, read_run
+from bench.results import REQUIRED_PROGRESS_COLUMNS, is_wall_clock_column, read_run, steps_to_threshold
 
 
 def train_cli(cli, env_id, steps, seed, out, *settings, optimizer="sgd", check=True):
@@ -77,6 +77,18 @@ def test_nan_loss_marks_the_run_diverged(cli, tmp_path):
     assert record.status["state"] == "diverged" and "non-finite loss" in record.status["error"]
     assert record.status["env_steps"] < 4000
     assert not math.isfinite(record.progress["loss"].iloc[-1])
+
+
+def test_a_run_stops_as_done_once_the_return_reaches_the_stop_threshold(cli, tmp_path):
+    out = tmp_path / "run"
+    train_cli(cli, "CartPole-v1", 20000, 0, out, "stop.return_mean=15")  # random play: about 22
+    record = read_run(out)
+    progress = record.progress
+    assert record.status["state"] == "done" and record.status["env_steps"] < 20000
+    last, before = progress.iloc[-1], progress.iloc[-2]
+    assert last["episodes"] >= 100 and last["return_mean"] >= 15
+    assert before["episodes"] < 100 or before["return_mean"] < 15
+    assert steps_to_threshold(record.episodes, 15, window=20) <= last["env_steps"]
 
 
 @pytest.mark.parametrize(
