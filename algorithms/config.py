@@ -95,9 +95,11 @@ class StopConfig:
     """When a run ends before its step budget (as ``done``)."""
 
     return_mean: float = math.nan
-    """Stop once ``return_mean``, the mean raw return of the last 100 episodes (100 finished at
-    least), reaches this; NaN: never. One of those episodes' five 20-episode windows has then
-    reached it too, so a threshold on 20-episode means is met before the run stops."""
+    """Stop once the mean raw return of the last ``window`` finished episodes (``window`` of them at
+    least) reaches this; NaN: never."""
+    window: int = 100
+    """Episodes in that mean, at most 100. With the window of ``bench.results.steps_to_threshold``,
+    a run stops at the first update at or after the step that function finds."""
 
 
 SECTIONS = ("env", "rollout", "loss", "net", "optimizer", "diagnostics", "stop")
@@ -222,6 +224,7 @@ _RANGES = (
         "a positive number",
     ),
     (("rollout.gamma", "rollout.gae_lambda"), lambda value: 0.0 <= value <= 1.0, "a number in [0, 1]"),
+    (("stop.window",), lambda value: 1 <= value <= 100, "an integer in [1, 100]"),
     (("loss.value_coef", "loss.entropy_coef"), lambda value: value >= 0, "a number ≥ 0"),
     # Optimizer settings are checked where the chosen optimizer has them.
     (

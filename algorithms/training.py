@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from algorithms.config import RunConfig
+from algorithms.config import RunConfig, StopConfig
 from algorithms.envs import Episode, make_env
 from algorithms.fidelity import FidelityProbe, not_measured
 from algorithms.nets import build_actor_critic
@@ -49,6 +49,13 @@ def _explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
     """1 − Var[R − V] / Var[R]; NaN when the returns are constant."""
     var_returns = returns.var()
     return float(1.0 - (returns - values).var() / var_returns) if var_returns > 0 else math.nan
+
+
+def _stop_reached(recent: deque[Episode], stop: StopConfig) -> bool:
+    """Whether the last ``stop.window`` episodes of ``recent`` (all there) reach ``stop.return_mean``."""
+    if len(recent) < stop.window:
+        return False
+    return float(np.mean([e.raw_return for e in list(recent)[-stop.window :]])) >= stop.return_mean
 
 
 def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
@@ -135,6 +142,6 @@ def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
                     error=f"non-finite loss ({terms['loss']}) at update {update}",
                     env_state=env.state_dict(),
                 )
-            if len(recent) == RETURN_WINDOW and row["return_mean"] >= config.stop.return_mean:
+            if _stop_reached(recent, config.stop):
                 return TrainResult("done", env_steps, update, env_state=env.state_dict())
         return TrainResult("done", env_steps, config.total_updates, env_state=env.state_dict())

@@ -49,8 +49,9 @@ class Task:
 
 
 # Budgets: sgd reached the thresholds within 206 k (CartPole-v1) and 129 k (InvertedPendulum-v5)
-# env steps on seeds 0-4. A run stops once the mean return of its last 100 episodes reaches the
-# threshold (``stop.return_mean``), so the fidelity medians cover training up to about there.
+# env steps on seeds 0-4. A run stops at the first update at or after its steps to the threshold
+# (``stop.return_mean`` with the same 20-episode window), so the fidelity medians cover training
+# until the task is solved.
 TASKS = {
     "CartPole-v1": Task(steps=220_000, threshold=475, fidelity_interval=10_000),
     "InvertedPendulum-v5": Task(steps=150_000, threshold=950, fidelity_interval=12_500),
@@ -72,7 +73,8 @@ def train_one(out: Path, env_id: str, task: Task, optimizer: str, seed: int) -> 
     command += ["--steps", str(task.steps), "--seed", str(seed), "--device", "cpu", "--out", str(run_dir)]
     batch = resolve_config(env_id, optimizer, task.steps, overrides=parse_settings(task.settings)).batch_size
     every = max(1, round(task.fidelity_interval / batch))
-    settings = (f"diagnostics.fidelity_every={every}", f"stop.return_mean={task.threshold}", *task.settings)
+    stop = (f"stop.return_mean={task.threshold}", f"stop.window={WINDOW}")
+    settings = (f"diagnostics.fidelity_every={every}", *stop, *task.settings)
     command += [*(arg for setting in settings for arg in ("--set", setting)), "--force", "--quiet"]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(command, env=environment, capture_output=True, check=False)
