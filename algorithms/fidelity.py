@@ -47,7 +47,13 @@ class FidelityProbe:
         return self.config.fidelity_every > 0 and update % self.config.fidelity_every == 0
 
     def before_step(self, objective: ActorCriticObjective) -> dict[str, float]:
-        """The curvature measurements on the objective's batch, at the current parameters."""
+        """The curvature measurements on the objective's batch, at the current parameters. The
+        sampled K-FAC draws from a fork of the random state, so training goes on as unmeasured."""
+        devices = [objective.obs.device] if objective.obs.is_cuda else []
+        with torch.random.fork_rng(devices):
+            return self._measure(objective)
+
+    def _measure(self, objective: ActorCriticObjective) -> dict[str, float]:
         cfg = self.config
         obs = objective.obs
         loss, _ = objective.evaluate()

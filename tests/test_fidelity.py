@@ -9,6 +9,7 @@ from algorithms.config import DiagnosticsConfig, NetConfig
 from algorithms.fidelity import COLUMNS, FidelityProbe
 from algorithms.nets import DiagGaussianHead, Policy, SeparateActorCritic
 from algorithms.optim.natural_gradient import ACKTRConfig, NaturalGradientOptimizer
+from bench.results import is_wall_clock_column
 from bench.synthetic import synthetic_objective
 
 
@@ -63,6 +64,18 @@ def test_runs_log_the_columns_on_schedule(cli, tmp_path):
     assert progress.loc[measured, list(COLUMNS)].notna().all().all()
     assert progress.loc[~measured, list(COLUMNS)].isna().all().all()
     assert progress.loc[measured, "fidelity_cosine"].between(-1, 1).all()
+
+
+def test_measuring_leaves_the_training_as_it_was(cli, tmp_path):
+    """The probe samples actions for the sampled K-FAC, from its own random stream: the run with
+    the diagnostics is the run without them, column for column."""
+    train(cli, tmp_path / "plain", "net.hidden=8")
+    train(cli, tmp_path / "measured", "diagnostics.fidelity_every=1", "net.hidden=8")
+    plain = pd.read_csv(tmp_path / "plain" / "progress.csv")
+    measured = pd.read_csv(tmp_path / "measured" / "progress.csv")
+    columns = [c for c in plain.columns if not is_wall_clock_column(c)]
+    assert set(measured.columns) - set(plain.columns) == set(COLUMNS)
+    pd.testing.assert_frame_equal(measured[columns], plain[columns])
 
 
 def test_a_net_too_big_for_the_diagnostics_is_refused_in_one_line(cli, tmp_path):
