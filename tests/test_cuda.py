@@ -80,13 +80,19 @@ def test_updates_match_the_cpu(name, head):
 
 
 @pytest.mark.parametrize(
-    ("env_id", "optimizer", "steps"),
-    [("CartPole-v1", "acktr", 2000), ("InvertedPendulum-v5", "ng", 5000), ("ALE/Pong-v5", "acktr", 1280)],
+    ("env_id", "optimizer", "steps", "settings"),
+    [
+        ("CartPole-v1", "acktr", 2000, ["--set", "diagnostics.fidelity_every=4"]),
+        ("InvertedPendulum-v5", "ng", 5000, []),
+        ("ALE/Pong-v5", "acktr", 1280, []),
+    ],
 )
-def test_training_runs_on_cuda(cli, tmp_path, env_id, optimizer, steps):
+def test_training_runs_on_cuda(cli, tmp_path, env_id, optimizer, steps, settings):
     out = tmp_path / "run"
-    args = ["--env", env_id, "--optimizer", optimizer, "--steps", str(steps), "--seed", "0"]
+    args = ["--env", env_id, "--optimizer", optimizer, "--steps", str(steps), "--seed", "0", *settings]
     cli("train", *args, "--device", "cuda", "--out", str(out), check=True)
     record = read_run(out)
     assert record.status["state"] == "done" and record.config["device"] == "cuda"
     assert record.progress["loss"].notna().all() and (record.progress["skipped"] == 0).all()
+    if settings:
+        assert record.progress["fidelity_cosine"].notna().sum() == len(record.progress) // 4
