@@ -3,14 +3,15 @@
 Each optimizer trains with its presets (64-64 tanh MLPs) on CartPole-v1 and
 InvertedPendulum-v5 for a few seeds, until the task's threshold or budget, logging
 ``diagnostics.fidelity_every``: how far K-FAC's curvature is from the exact Fisher along each
-optimizer's own trajectory. The
-summary gives, per task and optimizer, the env steps until the mean return of the last 20
-episodes reaches the task's threshold (:func:`bench.results.steps_to_threshold`; "—" if it
-never did) and the medians of the fidelity columns over every measured update of every seed.
+optimizer's own trajectory. The summary gives, per task and optimizer, the env steps until
+the mean return of the last 20 episodes reaches the task's threshold
+(:func:`bench.results.steps_to_threshold`; "—" if it never did) and the medians of the
+fidelity columns over every measured update of every seed.
 
 Runs are ``acktr-bench train`` processes writing ``OUT/ENV/OPTIMIZER/seedK/``, ``--jobs`` at
-a time with one thread each; a finished run is kept, so an interrupted sweep resumes, and a
-failed or diverged run is recorded by the run itself and does not stop the others.
+a time with one thread each. A run that ended (``done`` or ``diverged``) is kept, so an
+interrupted sweep resumes; a failed or diverged run is recorded by the run itself and does
+not stop the others.
 
 Run: ``python -m bench.small_nets run results/small-nets`` (then the table alone:
 ``python -m bench.small_nets summary results/small-nets``).
@@ -28,6 +29,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
 
 from algorithms.fidelity import COLUMNS as FIDELITY_COLUMNS
 from algorithms.optim import OPTIMIZERS
@@ -64,11 +67,12 @@ def run_directory(out: Path, env_id: str, optimizer: str, seed: int) -> Path:
 
 
 def train_one(out: Path, env_id: str, task: Task, optimizer: str, seed: int) -> str:
-    """Train one run unless it finished before; returns its state (``done``, ``diverged``, ``failed``)."""
+    """Train one run unless it ended before; returns its state (``done``, ``diverged``, ``failed``)."""
     run_dir = run_directory(out, env_id, optimizer, seed)
     status = run_dir / "status.json"
-    if status.exists() and json.loads(status.read_text())["state"] == "done":
-        return "done"
+    ended = json.loads(status.read_text())["state"] if status.exists() else None
+    if ended in ("done", "diverged"):
+        return ended
     command = [sys.executable, "-m", "bench", "train", "--env", env_id, "--optimizer", optimizer]
     command += ["--steps", str(task.steps), "--seed", str(seed), "--device", "cpu", "--out", str(run_dir)]
     batch = resolve_config(env_id, optimizer, task.steps, overrides=parse_settings(task.settings)).batch_size
@@ -93,8 +97,17 @@ def run_all(out: Path, tasks: dict[str, Task], optimizers: list[str], seeds: lis
 
 
 def summarize(out: Path, tasks: dict[str, Task], optimizers: list[str]) -> str:
-    """A Markdown table: steps to the threshold per seed and their median, fidelity medians."""
-    header = ["task", "optimizer", "steps to threshold (per seed)", "median", *FIDELITY_COLUMNS]
+    """A Markdown table: steps to the threshold per seed and their median, the fidelity medians, and
+    the median of the trust-region optimizers' KL estimate on the measured updates, beside the
+    realized KL."""
+    header = [
+        "task",
+        "optimizer",
+        "steps to threshold (per seed)",
+        "median",
+        *FIDELITY_COLUMNS,
+        "kl_estimate",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for env_id, task in tasks.items():
         for name in optimizers:
@@ -104,6 +117,7 @@ def summarize(out: Path, tasks: dict[str, Task], optimizers: list[str]) -> str:
             records = [read_run(run) for run in runs]
             steps = [steps_to_threshold(record.episodes, task.threshold, WINDOW) for record in records]
             medians = [_median(record.progress[column] for record in records) for column in FIDELITY_COLUMNS]
+            medians.append(_median(_estimate_where_measured(record.progress) for record in records))
             per_seed = ", ".join(
                 _steps(value) if record.status["state"] == "done" else record.status["state"]
                 for value, record in zip(steps, records, strict=True)
@@ -112,6 +126,13 @@ def summarize(out: Path, tasks: dict[str, Task], optimizers: list[str]) -> str:
             cells = [f"{env_id} ≥ {task.threshold:g}", name, per_seed, _steps(median_steps)]
             lines.append("| " + " | ".join(cells + [f"{m:.3g}" for m in medians]) + " |")
     return "\n".join(lines)
+
+
+def _estimate_where_measured(progress: pd.DataFrame) -> pd.Series:
+    """The optimizer's KL estimate on the updates whose realized KL was measured (empty without one)."""
+    if "kl_estimate" not in progress:
+        return pd.Series(dtype=float)
+    return progress.loc[progress["fidelity_kl_realized"].notna(), "kl_estimate"]
 
 
 def _median(columns) -> float:
