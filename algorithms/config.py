@@ -90,6 +90,10 @@ class DiagnosticsConfig:
     """Largest net (trainable parameters) whose exact Fisher the diagnostics build."""
 
 
+RETURN_WINDOW = 100
+"""``return_mean`` averages the raw returns of the last this-many finished episodes."""
+
+
 @dataclass
 class StopConfig:
     """When a run ends before its step budget (as ``done``)."""
@@ -97,9 +101,10 @@ class StopConfig:
     return_mean: float = math.nan
     """Stop once the mean raw return of the last ``window`` finished episodes (``window`` of them at
     least) reaches this; NaN: never."""
-    window: int = 100
-    """Episodes in that mean, at most 100. With the window of ``bench.results.steps_to_threshold``,
-    a run stops at the first update at or after the step that function finds."""
+    window: int = RETURN_WINDOW
+    """Episodes in that mean, at most ``RETURN_WINDOW``. With the window of
+    ``bench.results.steps_to_threshold``, a run stops at the first update at or after the step
+    that function finds."""
 
 
 SECTIONS = ("env", "rollout", "loss", "net", "optimizer", "diagnostics", "stop")
@@ -224,7 +229,7 @@ _RANGES = (
         "a positive number",
     ),
     (("rollout.gamma", "rollout.gae_lambda"), lambda value: 0.0 <= value <= 1.0, "a number in [0, 1]"),
-    (("stop.window",), lambda value: 1 <= value <= 100, "an integer in [1, 100]"),
+    (("stop.window",), lambda value: 1 <= value <= RETURN_WINDOW, f"an integer in [1, {RETURN_WINDOW}]"),
     (("loss.value_coef", "loss.entropy_coef"), lambda value: value >= 0, "a number ≥ 0"),
     # Optimizer settings are checked where the chosen optimizer has them.
     (

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from algorithms.config import RunConfig, StopConfig
+from algorithms.config import RETURN_WINDOW, RunConfig, StopConfig
 from algorithms.envs import Episode, make_env
 from algorithms.fidelity import FidelityProbe, not_measured
 from algorithms.nets import build_actor_critic
@@ -19,9 +19,6 @@ from algorithms.objective import ActorCriticObjective
 from algorithms.optim import build_optimizer
 from algorithms.returns import advantages_and_returns
 from algorithms.rollout import RolloutCollector
-
-RETURN_WINDOW = 100
-"""``return_mean`` averages the raw returns of the last this-many finished episodes."""
 
 
 class RunLogger(Protocol):

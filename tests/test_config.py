@@ -68,6 +68,7 @@ def test_overrides_beat_presets_and_are_typed():
         ({"rollout.num_envs": "0"}, "bad value 0 for rollout.num_envs"),
         ({"optimizer.lr": "nan"}, "expected a finite number"),
         ({"loss.entropy_coef": "-0.1"}, "bad value -0.1 for loss.entropy_coef: expected a number ≥ 0"),
+        ({"stop.window": "101"}, "bad value 101 for stop.window: expected an integer in [1, 100]"),
     ],
 )
 def test_bad_settings_are_one_line_errors(overrides, fragment):
