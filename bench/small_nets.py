@@ -36,7 +36,7 @@ from algorithms.fidelity import COLUMNS as FIDELITY_COLUMNS
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import resolve_config
 from bench.cli import parse_settings
-from bench.results import read_run, steps_to_threshold
+from bench.results import RunRecord, read_run, steps_to_threshold
 
 
 @dataclass(frozen=True)
@@ -117,21 +117,25 @@ def summarize(out: Path, tasks: dict[str, Task], optimizers: list[str]) -> str:
             records = [read_run(run) for run in runs]
             steps = [steps_to_threshold(record.episodes, task.threshold, WINDOW) for record in records]
             medians = [_median(record.progress[column] for record in records) for column in FIDELITY_COLUMNS]
-            medians.append(_median(_estimate_where_measured(record.progress) for record in records))
+            medians.append(_median(_estimate_where_measured(record) for record in records))
             per_seed = ", ".join(
                 _steps(value) if record.status["state"] == "done" else record.status["state"]
                 for value, record in zip(steps, records, strict=True)
             )
             median_steps = statistics.median(math.inf if math.isnan(s) else s for s in steps)
             cells = [f"{env_id} ≥ {task.threshold:g}", name, per_seed, _steps(median_steps)]
-            lines.append("| " + " | ".join(cells + [f"{m:.3g}" for m in medians]) + " |")
+            lines.append(
+                "| " + " | ".join(cells + ["—" if math.isnan(m) else f"{m:.3g}" for m in medians]) + " |"
+            )
     return "\n".join(lines)
 
 
-def _estimate_where_measured(progress: pd.DataFrame) -> pd.Series:
-    """The optimizer's KL estimate on the updates whose realized KL was measured (empty without one)."""
-    if "kl_estimate" not in progress:
+def _estimate_where_measured(record: RunRecord) -> pd.Series:
+    """A trust-region optimizer's KL estimate on the updates whose realized KL was measured (empty for
+    the others, whose estimate bounds nothing)."""
+    if "kl_clip" not in record.config["optimizer"]:
         return pd.Series(dtype=float)
+    progress = record.progress
     return progress.loc[progress["fidelity_kl_realized"].notna(), "kl_estimate"]
 
 
