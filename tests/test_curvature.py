@@ -49,10 +49,11 @@ def parameter_blocks(policy):
     return mask
 
 
-@pytest.mark.parametrize("hidden", [(5, 4), (30, 30)])  # (30, 30): P = 1 143, a Gram product in tiles
-def test_exact_fisher_equals_an_explicit_sum_over_actions(hidden):
+# (30, 30) at 400 states: P = 1 143 columns, 1 200 rows, so the Gram product goes in tiles
+@pytest.mark.parametrize(("hidden", "states"), [((5, 4), 4), ((30, 30), 400)])
+def test_exact_fisher_equals_an_explicit_sum_over_actions(hidden, states):
     policy = categorical_policy(hidden=hidden).double()
-    obs = torch.randn(4, 3, dtype=F64)
+    obs = torch.randn(states, 3, dtype=F64)
     expected = 0
     for state in obs:
         dist = policy(state[None])
