@@ -37,7 +37,7 @@ class FidelityProbe:
     """Measures the columns above on every ``fidelity_every``-th update of ``model``."""
 
     def __init__(self, model: nn.Module, config: DiagnosticsConfig) -> None:
-        trainable_parameters(model, config.max_params)  # refuse a net too big, before training starts
+        self.params = list(trainable_parameters(model, config.max_params).values())  # refuses a net too big
         self.model = model
         self.config = config
         self._old_policy = None
@@ -58,8 +58,7 @@ class FidelityProbe:
         obs = objective.obs
         loss, _ = objective.evaluate()
         self._old_policy = detached(objective.outputs[0])
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        gradient = flatten(torch.autograd.grad(loss, params)).double()
+        gradient = flatten(torch.autograd.grad(loss, self.params)).double()
         exact = exact_fisher(self.model, obs, dtype=torch.float64, max_params=cfg.max_params)
         kfac = kfac_fisher(self.model, obs, dtype=torch.float64, max_params=cfg.max_params)
         sampled = kfac_fisher(self.model, obs, torch.float64, cfg.max_params, fisher="sampled")

@@ -27,6 +27,7 @@ import torch
 from algorithms.nets import build_actor_critic
 from algorithms.optim import build_optimizer
 from algorithms.presets import resolve_config
+from bench.cli import parse_settings as parse_run_settings
 from bench.provenance import write_measurement
 from bench.synthetic import synthetic_objective
 
@@ -116,12 +117,12 @@ def add_timing_arguments(parser: argparse.ArgumentParser, optimizers: str, round
 
 
 def parse_settings(items: list[str]) -> dict[str, dict[str, str]]:
-    """``NAME:KEY=VALUE`` items (``--set``) as {optimizer name: {setting: value}}."""
+    """``NAME:KEY=VALUE`` items (``--set``) as {optimizer name: {setting: value}}; each ``KEY=VALUE``
+    is read as ``acktr-bench train --set`` reads it."""
     settings: dict[str, dict[str, str]] = {}
     for item in items:
         name, _, assignment = item.partition(":")
-        key, _, value = assignment.partition("=")
-        settings.setdefault(name, {})[key] = value
+        settings.setdefault(name, {}).update(parse_run_settings([assignment]))
     return settings
 
 
