@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,6 +175,17 @@ def apply_override(config: RunConfig, key: str, value: Any) -> None:
     if choices and parsed not in choices:
         raise ConfigError(f"bad value {parsed!r} for {key}: expected one of {', '.join(choices)}")
     setattr(section, field_name, parsed)
+
+
+def parse_settings(pairs: Sequence[str]) -> dict[str, str]:
+    """``KEY=VALUE`` texts (``--set``) as {dotted key: value text}, for :func:`apply_overrides`."""
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"bad --set {pair!r}: expected key=value, e.g. optimizer.lr=0.001")
+        settings[key.strip()] = value
+    return settings
 
 
 def apply_overrides(config: RunConfig, overrides: Mapping[str, Any]) -> None:

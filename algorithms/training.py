@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -12,13 +14,14 @@ import numpy as np
 import torch
 
 from algorithms.config import RETURN_WINDOW, RunConfig, StopConfig
-from algorithms.envs import Episode, make_env
+from algorithms.envs import BatchedEnv, Episode, make_env
 from algorithms.fidelity import FidelityProbe, not_measured
-from algorithms.nets import build_actor_critic
+from algorithms.nets import ActorCritic, build_actor_critic
 from algorithms.objective import ActorCriticObjective
 from algorithms.optim import build_optimizer
+from algorithms.optim.base import Optimizer
 from algorithms.returns import advantages_and_returns
-from algorithms.rollout import RolloutCollector
+from algorithms.rollout import Rollout, RolloutCollector
 
 
 class RunLogger(Protocol):
@@ -55,6 +58,55 @@ def _stop_reached(recent: deque[Episode], stop: StopConfig) -> bool:
     return float(np.mean([e.raw_return for e in list(recent)[-stop.window :]])) >= stop.return_mean
 
 
+@dataclass
+class Learner:
+    """What one run trains with: its env, model, optimizer and rollout collector."""
+
+    env: BatchedEnv
+    model: ActorCritic
+    optimizer: Optimizer
+    collector: RolloutCollector
+
+
+@contextmanager
+def learner(config: RunConfig) -> Iterator[Learner]:
+    """The run's :class:`Learner`, seeded by ``config.seed``; its env is closed on exit."""
+    torch.manual_seed(config.seed)
+    device = torch.device(config.device)
+    with make_env(config.env_id, config.rollout.num_envs, config.seed, config.env) as env:
+        model = build_actor_critic(env.observation_space, env.action_space, config.domain, config.net)
+        model.to(device)
+        optimizer = build_optimizer(config.optimizer_name, model, config.optimizer, config.total_updates)
+        yield Learner(env, model, optimizer, RolloutCollector(env, model, config.rollout.n_steps, device))
+
+
+def rollout_objective(
+    rollout: Rollout, model: ActorCritic, config: RunConfig
+) -> tuple[ActorCriticObjective, torch.Tensor]:
+    """The actor-critic objective of one rollout (T·N samples), and its returns [T, N]."""
+    advantages, returns = advantages_and_returns(
+        rollout.rewards,
+        rollout.values,
+        rollout.terminated,
+        rollout.truncated,
+        rollout.final_values,
+        rollout.last_values,
+        config.rollout.gamma,
+        config.rollout.gae_lambda,
+    )
+    objective = ActorCriticObjective(
+        model,
+        obs=rollout.obs.flatten(0, 1),
+        actions=rollout.actions.flatten(0, 1),
+        advantages=advantages.flatten(),
+        returns=returns.flatten(),
+        old_log_probs=rollout.log_probs.flatten(),
+        value_coef=config.loss.value_coef,
+        entropy_coef=config.loss.entropy_coef,
+    )
+    return objective, returns
+
+
 def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
     """Train one agent as ``config`` says, reporting every update to ``logger``.
 
@@ -62,43 +114,18 @@ def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
     the loss is not finite. Exceptions (a broken env, out of memory) propagate; the caller
     records the run as failed.
     """
-    torch.manual_seed(config.seed)
-    device = torch.device(config.device)
-    rollout_cfg = config.rollout
-    with make_env(config.env_id, rollout_cfg.num_envs, config.seed, config.env) as env:
-        model = build_actor_critic(env.observation_space, env.action_space, config.domain, config.net)
-        model.to(device)
-        optimizer = build_optimizer(config.optimizer_name, model, config.optimizer, config.total_updates)
+    with learner(config) as parts:
+        env, model, optimizer = parts.env, parts.model, parts.optimizer
         probe = FidelityProbe(model, config.diagnostics) if config.diagnostics.fidelity_every else None
-        collector = RolloutCollector(env, model, rollout_cfg.n_steps, device)
         recent: deque[Episode] = deque(maxlen=RETURN_WINDOW)
         episodes = 0
         env_steps = 0
         start = time.perf_counter()
         for update in range(1, config.total_updates + 1):
             tick = time.perf_counter()
-            rollout = collector.collect()
-            advantages, returns = advantages_and_returns(
-                rollout.rewards,
-                rollout.values,
-                rollout.terminated,
-                rollout.truncated,
-                rollout.final_values,
-                rollout.last_values,
-                rollout_cfg.gamma,
-                rollout_cfg.gae_lambda,
-            )
+            rollout = parts.collector.collect()
+            objective, returns = rollout_objective(rollout, model, config)
             rollout_done = time.perf_counter()
-            objective = ActorCriticObjective(
-                model,
-                obs=rollout.obs.flatten(0, 1),
-                actions=rollout.actions.flatten(0, 1),
-                advantages=advantages.flatten(),
-                returns=returns.flatten(),
-                old_log_probs=rollout.log_probs.flatten(),
-                value_coef=config.loss.value_coef,
-                entropy_coef=config.loss.entropy_coef,
-            )
             measured = probe is not None and probe.due(update)
             fidelity = probe.before_step(objective) if measured else {}
             stats = optimizer.step(objective)

@@ -9,15 +9,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from algorithms.config import ConfigError, RunConfig
+from algorithms.config import ConfigError, RunConfig, parse_settings
 from algorithms.envs import DOMAINS, Episode
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import resolve_config
 from algorithms.training import train
+from bench import PROG, timing_command
 from bench.provenance import provenance
 from bench.results import RunWriter
-
-PROG = "acktr-bench"
 
 EXAMPLE_ENVS = {
     "atari": "ALE/<Game>-v5 or <Game>NoFrameskip-v4, e.g. ALE/Pong-v5, BreakoutNoFrameskip-v4 "
@@ -26,16 +25,6 @@ EXAMPLE_ENVS = {
     "InvertedPendulum-v5 InvertedDoublePendulum-v5",
     "classic": "CartPole-v1 Acrobot-v1 Pendulum-v1 MountainCar-v0 MountainCarContinuous-v0",
 }
-
-
-def parse_settings(pairs: Sequence[str]) -> dict[str, str]:
-    settings: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"bad --set {pair!r}: expected key=value, e.g. optimizer.lr=0.001")
-        settings[key.strip()] = value
-    return settings
 
 
 class ProgressBar:
@@ -133,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     list_cmd = commands.add_parser("list", help="list optimizers and supported envs")
     list_cmd.set_defaults(handler=cmd_list)
+
+    timing_command.add_parser(commands)
     return parser
 
 

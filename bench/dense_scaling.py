@@ -57,9 +57,9 @@ def peak_memory(name: str, batch: int, device: str, settings: dict[str, str]) ->
     allocation and free events, at operator granularity)."""
 
     def build_and_run() -> None:
-        update, period = make_updater(name, MODELS[MODEL], batch, device, settings)
-        for _ in range(period):
-            update()
+        updater = make_updater(name, MODELS[MODEL], batch, device, settings)
+        for _ in range(updater.period):
+            updater.update()
 
     if device == "cuda":
         baseline = torch.cuda.memory_allocated()

@@ -32,10 +32,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from algorithms.config import parse_settings
 from algorithms.fidelity import COLUMNS as FIDELITY_COLUMNS
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import resolve_config
-from bench.cli import parse_settings
 from bench.results import RunRecord, read_run, steps_to_threshold
 
 

@@ -19,15 +19,18 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from algorithms.nets import build_actor_critic
+from algorithms.config import parse_settings as parse_run_settings
+from algorithms.nets import ActorCritic, build_actor_critic
+from algorithms.objective import ActorCriticObjective
 from algorithms.optim import build_optimizer
+from algorithms.optim.base import Optimizer
 from algorithms.presets import resolve_config
-from bench.cli import parse_settings as parse_run_settings
 from bench.provenance import write_measurement
 from bench.synthetic import synthetic_objective
 
@@ -42,12 +45,20 @@ class ModelSpec:
     action_space: gym.Space
 
 
+def _vector(size: int) -> gym.spaces.Box:
+    return gym.spaces.Box(-np.inf, np.inf, (size,))
+
+
+# Named family word first. The 64-64 MLPs are the presets' separate tanh policy and value nets
+# (P ≈ 11 k on HalfCheetah, 9 k on the two small-net tasks, where ``ng`` and ``lm`` apply).
 MODELS = {
     "nature-cnn": ModelSpec(
         "ALE/Pong-v5", "atari", gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), gym.spaces.Discrete(6)
     ),
-    "mlp-64-64": ModelSpec(
-        "HalfCheetah-v5", "mujoco", gym.spaces.Box(-np.inf, np.inf, (17,)), gym.spaces.Box(-1, 1, (6,))
+    "mlp-64-64": ModelSpec("HalfCheetah-v5", "mujoco", _vector(17), gym.spaces.Box(-1, 1, (6,))),
+    "mlp-64-64-cartpole": ModelSpec("CartPole-v1", "classic", _vector(4), gym.spaces.Discrete(2)),
+    "mlp-64-64-invpendulum": ModelSpec(
+        "InvertedPendulum-v5", "mujoco", _vector(4), gym.spaces.Box(-3, 3, (1,))
     ),
 }
 
@@ -61,25 +72,58 @@ def synthetic_batch(spec: ModelSpec, batch: int, device: torch.device) -> torch.
     return torch.randn(shape, generator=generator).to(device)
 
 
-def make_updater(
-    name: str, spec: ModelSpec, batch: int, device: str, settings: dict[str, str]
-) -> tuple[Callable[[], None], int]:
-    """A function doing one update of ``name``, warmed past its cold start; and its period in updates."""
+@dataclass
+class Updater:
+    """One optimizer on a model and a synthetic batch, warmed past its cold start.
+
+    ``update`` does one ``optimizer.step(objective)`` (synchronizing CUDA); ``period`` is the
+    least common multiple of ``stats_every`` and ``refresh_every`` (1 without them): the
+    updates over which every stage has run its share.
+    """
+
+    update: Callable[[], None]
+    period: int
+    model: ActorCritic
+    optimizer: Optimizer
+    objective: ActorCriticObjective
+    synchronize: Callable[[], None]
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
+
+def make_updater(name: str, spec: ModelSpec, batch: int, device: str, settings: dict[str, str]) -> Updater:
+    """``name`` with its presets for ``spec`` (then ``settings``) on a batch of ``batch`` samples."""
     config = resolve_config(spec.env_id, name, 10**9, device=device, overrides=settings)
     torch.manual_seed(0)
     model = build_actor_critic(spec.observation_space, spec.action_space, spec.domain, config.net).to(device)
     optimizer = build_optimizer(name, model, config.optimizer, config.total_updates)
     objective = synthetic_objective(model, synthetic_batch(spec, batch, torch.device(device)))
-    synchronize = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    synchronize = synchronizer(device)
 
     def update() -> None:
         optimizer.step(objective)
         synchronize()
 
-    for _ in range(getattr(config.optimizer, "cold_start", 0) + 1):
+    warm_up(update, config.optimizer)
+    return Updater(update, update_period(config.optimizer), model, optimizer, objective, synchronize)
+
+
+def synchronizer(device: str) -> Callable[[], None]:
+    """Waits for the device's queued work (CUDA); a no-op on the CPU."""
+    return torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+
+def warm_up(update: Callable[[], None], optimizer_config: Any) -> None:
+    """Runs ``update`` past the optimizer's cold start, through its first refresh."""
+    for _ in range(getattr(optimizer_config, "cold_start", 0) + 1):
         update()
-    periods = (getattr(config.optimizer, key, 1) for key in ("stats_every", "refresh_every"))
-    return update, math.lcm(*periods)
+
+
+def update_period(optimizer_config: Any) -> int:
+    """Updates over which every stage runs its share: lcm(stats_every, refresh_every), 1 without them."""
+    return math.lcm(*(getattr(optimizer_config, key, 1) for key in ("stats_every", "refresh_every")))
 
 
 def measure(
@@ -92,13 +136,13 @@ def measure(
 ) -> dict[str, list[float]]:
     """Seconds per update of each optimizer, one entry per round."""
     updaters = {name: make_updater(name, spec, batch, device, settings.get(name, {})) for name in names}
-    period = math.lcm(*(every for _, every in updaters.values()))
+    period = math.lcm(*(updater.period for updater in updaters.values()))
     samples: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(rounds):
-        for name, (update, _) in updaters.items():
+        for name, updater in updaters.items():
             start = time.perf_counter()
             for _ in range(period):
-                update()
+                updater.update()
             samples[name].append((time.perf_counter() - start) / period)
     return samples
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli():
     """Run the real ``acktr-bench`` console script; returns the CompletedProcess."""
     executable = shutil.which("acktr-bench", path=str(Path(sys.executable).parent)) or "acktr-bench"

@@ -1,0 +1,96 @@
+"""Options, case parametrization and the round policy shared by the timing benchmarks."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+import torch
+
+from algorithms.config import ConfigError
+from bench.provenance import provenance
+from bench.timing import cases
+from bench.update_cost import MODELS
+
+ROUND_POLICIES = {"full": (3, 10.0), "quick": (1, 1.0)}
+"""Rounds of each benchmark: (minimum, seconds after which no round is added)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("acktr-bench timing")
+    group.addoption("--timing-devices", help="comma-separated cpu, cuda (default: every one present)")
+    group.addoption("--timing-optimizers", help="comma-separated registry names (default: all)")
+    group.addoption("--timing-models", help=f"comma-separated models (default: all of {', '.join(MODELS)})")
+    group.addoption("--timing-quick", action="store_true", help="fewer rounds per benchmark")
+
+
+def selection(config: pytest.Config) -> cases.Selection:
+    """The cases the options choose; a bad value is a usage error naming it."""
+    try:
+        chosen = cases.parse_selection(
+            config.getoption("--timing-devices"),
+            config.getoption("--timing-optimizers"),
+            config.getoption("--timing-models"),
+        )
+        return replace(chosen, devices=chosen.timed_devices)
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+CASE_FIXTURES = {
+    "update_case": cases.update_cases,
+    "stage_case": cases.stage_cases,
+    "env_case": cases.env_cases,
+    "iteration_case": cases.iteration_cases,
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for fixture, make_cases in CASE_FIXTURES.items():
+        if fixture in metafunc.fixturenames:
+            chosen = make_cases(selection(metafunc.config))
+            metafunc.parametrize(fixture, chosen, ids=[case.id for case in chosen])
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
+    output_json["provenance"] = provenance()
+
+
+@dataclass
+class Timing:
+    """Runs one benchmark: the first round alone sizes the number of rounds from the policy."""
+
+    benchmark: Any
+    min_rounds: int
+    max_time_s: float
+
+    def run(
+        self,
+        target: Callable[..., object],
+        info: dict[str, Any],
+        iterations: int = 1,
+        setup: Callable[[], tuple[tuple, dict]] | None = None,
+    ) -> None:
+        """Times ``target``: each round calls ``setup`` (untimed), then ``target`` ``iterations``
+        times; the statistics are per call. ``info`` goes to the JSON's ``extra_info``."""
+        self.benchmark.extra_info.update(info, torch=torch.__version__)
+        if self.benchmark.disabled:  # the benchmark runs once, untimed
+            self.benchmark.pedantic(target, setup=setup, iterations=iterations)
+            return
+        args, kwargs = setup() if setup else ((), {})
+        start = time.perf_counter()
+        for _ in range(iterations):
+            target(*args, **kwargs)
+        first_round = time.perf_counter() - start
+        rounds = max(self.min_rounds, math.floor(self.max_time_s / max(first_round, 1e-9)))
+        self.benchmark.pedantic(target, setup=setup, iterations=iterations, rounds=rounds)
+
+
+@pytest.fixture
+def timing(benchmark: Any, request: pytest.FixtureRequest) -> Timing:
+    policy = "quick" if request.config.getoption("--timing-quick") else "full"
+    return Timing(benchmark, *ROUND_POLICIES[policy])

@@ -1,0 +1,146 @@
+"""``acktr-bench timing``: time every optimizer update, save the JSON, print and check the ratios.
+
+Exit status: 0; 1 when a benchmark failed, ``--compare`` found a benchmark slower than the
+threshold or a ``--max-ratio`` limit was exceeded; 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import bench.timing
+from algorithms.optim import OPTIMIZERS
+from bench import PROG
+from bench.provenance import git_commit, hardware
+from bench.timing.cases import Selection, parse_selection
+from bench.timing_results import (
+    UNIT_OPTIMIZER,
+    RatioLimit,
+    check_ratio_limits,
+    compare_runs,
+    format_tables,
+    machine_id,
+    previous_run,
+    read_timing,
+    select,
+)
+from bench.update_cost import MODELS
+
+TIMING_DIR = Path(bench.timing.__file__).resolve().parent
+COMPARE_THRESHOLD = 0.25
+"""Default ``--compare`` threshold: a benchmark fails when its median is this fraction slower than
+in the previous run. Chosen from the run-to-run spread of the medians on a shared 2-core CPU
+(README, "Timing benchmarks")."""
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "timing",
+        help="time every optimizer update (pytest-benchmark), save the JSON, print ratios to sgd",
+        description="Time every optimizer update (pytest-benchmark), save the JSON under "
+        "OUT/<machine-id>/ and print the medians with their ratios to sgd.",
+    )
+    parser.add_argument("--device", help="cpu or cuda: time on this device only (default: every one present)")
+    parser.add_argument("--optimizers", help=f"comma-separated, of: {', '.join(OPTIMIZERS)} (sgd is kept)")
+    parser.add_argument("--models", help=f"comma-separated, of: {', '.join(MODELS)}")
+    parser.add_argument("--quick", action="store_true", help="1 round minimum and about 1 s per benchmark")
+    parser.add_argument(
+        "--compare",
+        nargs="?",
+        const="previous",
+        metavar="FILE",
+        help="compare with FILE, or without one the previous saved run of this machine",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=COMPARE_THRESHOLD,
+        help=f"--compare fails past this slowdown of a median (default {COMPARE_THRESHOLD}: +25%%)",
+    )
+    parser.add_argument(
+        "--max-ratio",
+        action="append",
+        default=[],
+        metavar="OPT:CASE=R",
+        help="fail when OPT's update costs more than R times sgd's on CASE (e.g. acktr:cnn-640=2.0)",
+    )
+    parser.add_argument("--from-json", metavar="FILE", help="read this saved run instead of timing")
+    parser.add_argument(
+        "--out", default="results/timing", help="where runs are saved, one folder per machine"
+    )
+    parser.set_defaults(handler=cmd_timing)
+
+
+def run_benchmarks(selection: Selection, quick: bool, json_path: Path) -> int:
+    """Runs ``bench/timing`` under pytest-benchmark into ``json_path``; pytest's exit status.
+    Raises :class:`ConfigError` first for a device this machine lacks."""
+    # No ini file (-c devnull): the benchmarks run alike from a checkout or an installed package.
+    command = [sys.executable, "-m", "pytest", str(TIMING_DIR), "-c", os.devnull]
+    command += ["--rootdir", str(TIMING_DIR)]
+    command += ["-p", "no:cacheprovider", "-q", "--benchmark-enable", "--benchmark-quiet"]
+    command += ["--benchmark-json", str(json_path)]
+    for option, names in (
+        ("--timing-devices", selection.timed_devices),
+        ("--timing-optimizers", selection.optimizers),
+        ("--timing-models", selection.models),
+    ):
+        command += [option, ",".join(names)] if names else []
+    command += ["--timing-quick"] if quick else []
+    return subprocess.run(command).returncode
+
+
+def _saved_name() -> str:
+    commit = git_commit()["commit"]
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{(commit or 'nogit')[:7]}.json"
+
+
+def cmd_timing(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    limits = [RatioLimit.parse(text) for text in args.max_ratio]
+    selection = parse_selection(args.device, args.optimizers, args.models)
+    if selection.optimizers:  # the unit of every ratio
+        selection = replace(
+            selection, optimizers=tuple(dict.fromkeys([UNIT_OPTIMIZER, *selection.optimizers]))
+        )
+    if args.from_json:
+        path = Path(args.from_json)
+        frame, provenance = read_timing(path)
+        frame = select(frame, selection)
+    else:
+        directory = out / machine_id(hardware())
+        directory.mkdir(parents=True, exist_ok=True)
+        scratch = directory / f".running-{os.getpid()}.json"
+        try:
+            status = run_benchmarks(selection, args.quick, scratch)
+            if status != 0 or not scratch.exists():
+                print(f"{PROG}: a benchmark failed (pytest exit {status}); nothing saved", file=sys.stderr)
+                return 1
+            path = directory / _saved_name()
+            os.replace(scratch, path)
+        finally:
+            scratch.unlink(missing_ok=True)
+        frame, provenance = read_timing(path)
+        print(f"saved {path}")
+    print(format_tables(frame))
+    failures = check_ratio_limits(frame, limits)
+    if args.compare:
+        previous = (
+            Path(args.compare)
+            if args.compare != "previous"
+            else previous_run(out / machine_id(provenance["hardware"]), path)
+        )
+        if previous is None:
+            print(f"\nno previous run of this machine under {out} to compare with")
+        else:
+            table, slower = compare_runs(frame, read_timing(previous)[0], args.threshold)
+            print(f"\ncompared with {previous}:\n{table}")
+            failures += slower
+    for failure in failures:
+        print(f"{PROG}: timing check failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
