@@ -24,6 +24,7 @@ from bench.timing_results import (
     RatioLimit,
     check_ratio_limits,
     compare_runs,
+    format_spread,
     format_tables,
     machine_id,
     previous_run,
@@ -72,6 +73,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--from-json", metavar="FILE", help="read this saved run instead of timing")
     parser.add_argument(
+        "--spread",
+        nargs="+",
+        metavar="FILE",
+        help="instead of timing, show the run-to-run spread of these saved runs of the same benchmarks",
+    )
+    parser.add_argument(
         "--out", default="results/timing", help="where runs are saved, one folder per machine"
     )
     parser.set_defaults(handler=cmd_timing)
@@ -108,6 +115,9 @@ def cmd_timing(args: argparse.Namespace) -> int:
         selection = replace(
             selection, optimizers=tuple(dict.fromkeys([UNIT_OPTIMIZER, *selection.optimizers]))
         )
+    if args.spread:
+        print(format_spread([select(read_timing(Path(file))[0], selection) for file in args.spread]))
+        return 0
     if args.from_json:
         path = Path(args.from_json)
         frame, provenance = read_timing(path)

@@ -126,18 +126,17 @@ def format_tables(frame: pd.DataFrame) -> str:
         tables.append(_text_table(title, ["device", "model-batch", "params", *optimizers], rows))
     stages = stage_shares(frame)
     if not stages.empty:
-        rows = []
+        rows, columns = [], (*STAGES, "rest")
         for (device, optimizer, model, batch), group in stages.groupby(
             ["device", "optimizer", "model", "batch_size"], sort=False
         ):
             cells = {row.stage: f"{_ms(row.per_update_s)} ({row.share:.0%})" for row in group.itertuples()}
-            rest = group["update_s"].iloc[0] - group["per_update_s"].sum()
-            rest_cell = f"{_ms(rest)} ({rest / group['update_s'].iloc[0]:.0%})" if rest > 0 else "—"
-            rows.append(
-                [device, optimizer, f"{model}-{int(batch)}", *(cells.get(s, "—") for s in STAGES), rest_cell]
-            )
+            update_s = group["update_s"].iloc[0]
+            rest = update_s - group["per_update_s"].sum()  # negative when the stages' noise exceeds it
+            cells["rest"] = f"{_ms(rest)} ({rest / update_s:.0%})"
+            rows.append([device, optimizer, f"{model}-{int(batch)}", *(cells.get(s, "—") for s in columns)])
         title = "K-FAC stages: amortized per update (share of the whole update); rest: trust region, momentum"
-        tables.append(_text_table(title, ["device", "optimizer", "model-batch", *STAGES, "rest"], rows))
+        tables.append(_text_table(title, ["device", "optimizer", "model-batch", *columns], rows))
     envs = _of_kind(frame, "env-step")
     if not envs.empty:
         rows = [
@@ -156,6 +155,31 @@ def format_tables(frame: pd.DataFrame) -> str:
         header = ["device", "env", "optimizer", "batch", "iteration", "steps/s"]
         tables.append(_text_table("training iteration (rollout + update), presets", header, rows))
     return "\n\n".join("\n".join(table) for table in tables)
+
+
+def format_spread(frames: list[pd.DataFrame]) -> str:
+    """Run-to-run noise of several runs of the same benchmarks: each update ratio's median and
+    range over the runs, and the spread of the medians (slowest ÷ fastest − 1) of the benchmarks
+    timed in every run."""
+    ratios = pd.concat([update_ratios(frame) for frame in frames])
+    rows = [
+        [device, case, optimizer, f"{values.median():.2f}", f"{values.min():.2f}–{values.max():.2f}"]
+        for (device, case, optimizer), values in ratios.groupby(["device", "case", "optimizer"], sort=False)[
+            "ratio"
+        ]
+    ]
+    title = f"ratio to sgd over {len(frames)} runs"
+    lines = _text_table(title, ["device", "model-batch", "optimizer", "median", "range"], rows)
+    medians = pd.concat(frames).groupby("name")["median_s"]
+    in_every_run = medians.count() == len(frames)
+    spread = (medians.max() / medians.min() - 1)[in_every_run]
+    lines += [
+        "",
+        f"spread of each benchmark's median over the runs (slowest ÷ fastest − 1), {len(spread)} benchmarks: "
+        f"median {spread.median():.1%}, 90th percentile {spread.quantile(0.9):.1%}, "
+        f"largest {spread.max():.1%} ({spread.idxmax()})",
+    ]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -148,3 +148,14 @@ def test_the_grid_times_every_optimizer_where_it_applies():
     only = Selection(devices=("cpu",), optimizers=("sgd",), models=("nature-cnn",))
     assert {(c.optimizer, c.model) for c in iteration_cases(only)} == {("sgd", "nature-cnn")}
     assert [c.env_id for c in env_cases(only)] == ["ALE/Pong-v5"]
+
+
+def test_spread_shows_the_run_to_run_range_of_ratios_and_medians(cli, timed, tmp_path):
+    slower_acktr = with_medians(
+        timed[0], tmp_path / "b.json", lambda info, m: m * (1.2 if info.get("optimizer") == "acktr" else 1)
+    )
+    done = cli("timing", "--spread", str(timed[0]), str(slower_acktr), check=True)
+    frame, _ = read_timing(timed[0])
+    ratio = update_ratios(frame).set_index("optimizer").loc["acktr", "ratio"]
+    assert f"{ratio:.2f}–{ratio * 1.2:.2f}" in done.stdout
+    assert "largest 20.0%" in done.stdout and "90th percentile" in done.stdout
