@@ -34,10 +34,10 @@ from bench.timing_results import (
 from bench.update_cost import MODELS
 
 TIMING_DIR = Path(bench.timing.__file__).resolve().parent
-COMPARE_THRESHOLD = 0.25
+COMPARE_THRESHOLD = 0.40
 """Default ``--compare`` threshold: a benchmark fails when its median is this fraction slower than
-in the previous run. Chosen from the run-to-run spread of the medians on a shared 2-core CPU
-(README, "Timing benchmarks")."""
+in the previous run. Above the largest spread of one benchmark's median over three runs of the
+same code on a shared 2-core CPU (36.5 %; README, "Timing benchmarks")."""
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -62,7 +62,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--threshold",
         type=float,
         default=COMPARE_THRESHOLD,
-        help=f"--compare fails past this slowdown of a median (default {COMPARE_THRESHOLD}: +25%%)",
+        help=f"--compare fails past this slowdown of a median (default {COMPARE_THRESHOLD}: +40%%)",
     )
     parser.add_argument(
         "--max-ratio",

@@ -30,6 +30,13 @@ def machine_id(hardware: dict[str, Any]) -> str:
     return "-".join(s for s in (re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts) if s)
 
 
+def drop_round_times(output_json: dict[str, Any]) -> None:
+    """Removes each benchmark's raw round times (``stats.data``) from a pytest-benchmark JSON: the
+    statistics stay, and a run's file stays small (tens of thousands of env-step rounds otherwise)."""
+    for bench in output_json["benchmarks"]:
+        bench["stats"].pop("data", None)
+
+
 def read_timing(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One row per benchmark of a timing JSON (``name``, every ``extra_info`` key, ``median_s``,
     ``iqr_s``, ``rounds``), and its provenance. Raises :class:`ConfigError` naming the file when it
@@ -76,14 +83,27 @@ def _of_kind(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     return frame[frame["benchmark"] == kind]
 
 
+def _with_ratio(rows: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
+    """``rows`` with ``ratio``: ``column`` over ``sgd``'s in the same ``keys`` (NaN without ``sgd``)."""
+    unit = rows.loc[rows["optimizer"] == UNIT_OPTIMIZER, [*keys, column]].rename(columns={column: "unit"})
+    rows = rows.merge(unit, on=keys, how="left")
+    return rows.assign(ratio=rows[column] / rows["unit"]).drop(columns="unit")
+
+
 def update_ratios(frame: pd.DataFrame) -> pd.DataFrame:
     """The update benchmarks with ``case`` (``model-batch``) and ``ratio``: the median over ``sgd``'s
     on the same model, batch and device in the same run (NaN where ``sgd`` was not timed)."""
     updates = _of_kind(frame, "update")
     updates = updates.assign(case=updates["model"] + "-" + updates["batch_size"].astype("Int64").astype(str))
-    unit = updates.loc[updates["optimizer"] == UNIT_OPTIMIZER, ["device", "case", "median_s"]]
-    updates = updates.merge(unit.rename(columns={"median_s": "unit_s"}), on=["device", "case"], how="left")
-    return updates.assign(ratio=updates["median_s"] / updates["unit_s"])
+    return _with_ratio(updates, ["device", "case"], "median_s")
+
+
+def iteration_costs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The training iterations with ``per_step_s`` (median over the env steps of one iteration, each
+    optimizer's own batch) and ``ratio``: that over ``sgd``'s on the same env and device."""
+    iterations = _of_kind(frame, "iteration")
+    iterations = iterations.assign(per_step_s=iterations["median_s"] / iterations["batch_size"])
+    return _with_ratio(iterations, ["device", "env"], "per_step_s")
 
 
 def stage_shares(frame: pd.DataFrame) -> pd.DataFrame:
@@ -145,41 +165,49 @@ def format_tables(frame: pd.DataFrame) -> str:
         ]
         header = ["env", "envs", "step", "steps/s"]
         tables.append(_text_table("env step: median per vector step", header, rows))
-    iterations = _of_kind(frame, "iteration")
+    iterations = iteration_costs(frame)
     if not iterations.empty:
         rows = [
             [row.device, row.env, row.optimizer, str(int(row.batch_size)), _ms(row.median_s)]
-            + [f"{row.batch_size / row.median_s:.0f}"]
+            + [f"{1 / row.per_step_s:.0f}", f"×{row.ratio:.2f}"]
             for row in iterations.itertuples()
         ]
-        header = ["device", "env", "optimizer", "batch", "iteration", "steps/s"]
-        tables.append(_text_table("training iteration (rollout + update), presets", header, rows))
+        header = ["device", "env", "optimizer", "batch", "iteration", "steps/s", "per step ÷ sgd"]
+        title = "training iteration (rollout + update), each optimizer with its presets and batch"
+        tables.append(_text_table(title, header, rows))
     return "\n\n".join("\n".join(table) for table in tables)
 
 
-def format_spread(frames: list[pd.DataFrame]) -> str:
-    """Run-to-run noise of several runs of the same benchmarks: each update ratio's median and
-    range over the runs, and the spread of the medians (slowest ÷ fastest − 1) of the benchmarks
-    timed in every run."""
-    ratios = pd.concat([update_ratios(frame) for frame in frames])
+def _ratio_ranges(ratios: pd.DataFrame, keys: list[str], title: str) -> list[str]:
+    """Each ``ratio``'s median and range over the runs stacked in ``ratios``, per ``keys``."""
     rows = [
-        [device, case, optimizer, f"{values.median():.2f}", f"{values.min():.2f}–{values.max():.2f}"]
-        for (device, case, optimizer), values in ratios.groupby(["device", "case", "optimizer"], sort=False)[
-            "ratio"
-        ]
+        [*key, f"{values.median():.2f}", f"{values.min():.2f}–{values.max():.2f}"]
+        for key, values in ratios[ratios["optimizer"] != UNIT_OPTIMIZER].groupby(keys, sort=False)["ratio"]
     ]
-    title = f"ratio to sgd over {len(frames)} runs"
-    lines = _text_table(title, ["device", "model-batch", "optimizer", "median", "range"], rows)
+    return _text_table(title, [*keys, "median", "range"], rows)
+
+
+def format_spread(frames: list[pd.DataFrame]) -> str:
+    """Run-to-run noise of several runs of the same benchmarks: the median and range over the runs
+    of each update's ratio to ``sgd`` and of each iteration's cost per env step over ``sgd``'s, and
+    the spread of the medians (slowest ÷ fastest − 1) of the benchmarks timed in every run."""
+    runs = len(frames)
+    updates = pd.concat([update_ratios(frame) for frame in frames])
+    iterations = pd.concat([iteration_costs(frame) for frame in frames])
+    tables = [
+        _ratio_ranges(updates, ["device", "case", "optimizer"], f"update ÷ sgd over {runs} runs"),
+        _ratio_ranges(
+            iterations, ["device", "env", "optimizer"], f"iteration per env step ÷ sgd over {runs} runs"
+        ),
+    ]
     medians = pd.concat(frames).groupby("name")["median_s"]
-    in_every_run = medians.count() == len(frames)
-    spread = (medians.max() / medians.min() - 1)[in_every_run]
-    lines += [
-        "",
+    spread = (medians.max() / medians.min() - 1)[medians.count() == runs]
+    summary = (
         f"spread of each benchmark's median over the runs (slowest ÷ fastest − 1), {len(spread)} benchmarks: "
         f"median {spread.median():.1%}, 90th percentile {spread.quantile(0.9):.1%}, "
-        f"largest {spread.max():.1%} ({spread.idxmax()})",
-    ]
-    return "\n".join(lines)
+        f"largest {spread.max():.1%} ({spread.idxmax()})"
+    )
+    return "\n\n".join(["\n".join(table) for table in tables] + [summary])
 
 
 @dataclass(frozen=True)

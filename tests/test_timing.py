@@ -17,7 +17,7 @@ from bench.timing.cases import (
     stage_cases,
     update_cases,
 )
-from bench.timing_results import machine_id, read_timing, update_ratios
+from bench.timing_results import iteration_costs, machine_id, read_timing, update_ratios
 from bench.update_cost import MODELS
 
 OPTIMIZER_KEYS = {"benchmark", "torch", "optimizer", "model", "batch_size", "device", "n_params"}
@@ -59,6 +59,9 @@ def test_a_run_saves_every_kind_with_its_extra_info_and_prints_ratios(timed):
     stages = frame[frame["benchmark"] == "kfac-stage"]
     assert sorted(stages["stage"]) == sorted(STAGES) and set(stages["optimizer"]) == {"acktr"}
     assert "mlp-64-64-cartpole-160" in stdout and "(×1.00)" in stdout and "K-FAC stages" in stdout
+    iterations = iteration_costs(frame).set_index("optimizer")
+    assert iterations.loc["sgd", "ratio"] == 1.0 and iterations.loc["acktr", "batch_size"] == 160
+    assert "per step ÷ sgd" in stdout
 
 
 def test_the_table_shows_the_ratio_of_the_medians(cli, timed, tmp_path):
@@ -70,18 +73,19 @@ def test_the_table_shows_the_ratio_of_the_medians(cli, timed, tmp_path):
     assert "2 ms (×1.00)" in done.stdout and "5 ms (×2.50)" in done.stdout
 
 
-@pytest.mark.parametrize(("slowdown", "status"), [(1.1, 0), (1.4, 1)])
-def test_compare_fails_past_the_threshold(cli, timed, tmp_path, slowdown, status):
-    machine = tmp_path / "out" / "some-machine"
-    shutil.copy(timed[0], machine.mkdir(parents=True) or machine / "20260101T000000Z-aaaaaaa.json")
-    later = with_medians(timed[0], machine / "20260102T000000Z-bbbbbbb.json", lambda _, m: m * slowdown)
-    done = cli(
-        "timing", "--from-json", str(later), "--compare", str(machine / "20260101T000000Z-aaaaaaa.json")
-    )
+@pytest.mark.parametrize(
+    ("slowdown", "threshold", "status"), [(1.3, [], 0), (1.5, [], 1), (1.3, ["--threshold", "0.2"], 1)]
+)
+def test_compare_fails_past_the_threshold(cli, timed, tmp_path, slowdown, threshold, status):
+    earlier = tmp_path / "20260101T000000Z-aaaaaaa.json"
+    shutil.copy(timed[0], earlier)
+    later = with_medians(timed[0], tmp_path / "20260102T000000Z-bbbbbbb.json", lambda _, m: m * slowdown)
+    done = cli("timing", "--from-json", str(later), "--compare", str(earlier), *threshold)
     assert done.returncode == status, done.stderr
     assert ("SLOWER" in done.stdout) == bool(status)
     if status:
-        assert "timing check failed: test_update[acktr-mlp-64-64-cartpole-160-cpu]: +40.0%" in done.stderr
+        change = f"+{slowdown - 1:.1%}"
+        assert f"timing check failed: test_update[acktr-mlp-64-64-cartpole-160-cpu]: {change}" in done.stderr
 
 
 def test_compare_without_a_file_takes_the_previous_run_of_the_same_machine(cli, timed, tmp_path):

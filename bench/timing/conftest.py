@@ -14,6 +14,7 @@ import torch
 from algorithms.config import ConfigError
 from bench.provenance import provenance
 from bench.timing import cases
+from bench.timing_results import drop_round_times
 from bench.update_cost import MODELS
 
 ROUND_POLICIES = {"full": (3, 10.0), "quick": (1, 1.0)}
@@ -58,6 +59,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
     output_json["provenance"] = provenance()
+    drop_round_times(output_json)
 
 
 @dataclass
