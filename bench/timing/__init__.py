@@ -12,8 +12,9 @@ Four kinds, told apart by ``extra_info["benchmark"]``:
 - ``iteration``: one whole training iteration (rollout, returns, update) of a real env, each
   round a whole period.
 
-Every result's ``extra_info`` holds ``benchmark`` and ``torch``; those with an optimizer add
-``optimizer`` (registry name), ``model`` (family word first), ``batch_size``, ``device``
-(``cpu``/``cuda``) and ``n_params``; env steps add ``env``, ``family`` and ``num_envs``.
-CUDA work is synchronized inside each timed call.
+Every result's ``extra_info`` holds ``benchmark``, ``device`` (``cpu``/``cuda``) and ``torch``.
+Those with an optimizer add ``optimizer`` (registry name), ``model`` (family word first),
+``batch_size`` and ``n_params``; updates add ``updates_per_round``, stages ``stage`` and
+``every``, iterations ``env``; env steps add ``env``, ``family`` and ``num_envs``. CUDA work is
+synchronized inside each timed call.
 """
