@@ -24,6 +24,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from torch import nn
 
 from algorithms.config import parse_settings as parse_run_settings
 from algorithms.nets import ActorCritic, build_actor_critic
@@ -90,7 +91,12 @@ class Updater:
 
     @property
     def n_params(self) -> int:
-        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        return trainable_count(self.model)
+
+
+def trainable_count(model: nn.Module) -> int:
+    """P: the number of ``model``'s trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def make_updater(name: str, spec: ModelSpec, batch: int, device: str, settings: dict[str, str]) -> Updater:

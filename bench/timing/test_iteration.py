@@ -3,7 +3,7 @@
 from algorithms.presets import resolve_config
 from algorithms.training import learner, rollout_objective
 from bench.timing.cases import IterationCase, optimizer_info
-from bench.update_cost import synchronizer, update_period, warm_up
+from bench.update_cost import synchronizer, trainable_count, update_period, warm_up
 
 
 def test_iteration(timing, iteration_case: IterationCase):
@@ -19,6 +19,6 @@ def test_iteration(timing, iteration_case: IterationCase):
 
         warm_up(iteration, config.optimizer)
         period = update_period(config.optimizer)
-        n_params = sum(p.numel() for p in parts.model.parameters() if p.requires_grad)
+        n_params = trainable_count(parts.model)
         info = optimizer_info(case.optimizer, case.model, config.batch_size, case.device, n_params)
         timing.run(iteration, {"benchmark": "iteration", "env": case.env_id, **info}, iterations=period)
