@@ -14,7 +14,7 @@ from algorithms.envs import DOMAINS, Episode
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import resolve_config
 from algorithms.training import train
-from bench import PROG, timing_command
+from bench import PROG, report_command, timing_command
 from bench.provenance import provenance
 from bench.results import RunWriter
 
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     list_cmd.set_defaults(handler=cmd_list)
 
     timing_command.add_parser(commands)
+    report_command.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,468 @@
+"""``build_report``: a suite's results (and the machine's latest timing run) into one standalone
+HTML page with its tables as CSV files beside it."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.provenance import provenance
+from bench.report import aggregate, figures, scores
+from bench.report.bootstrap import CONFIDENCE, interval_estimates
+from bench.report.loading import Sweep, load_sweep
+from bench.report.normalization import reference
+from bench.report.page import Table, render
+from bench.report.reproduction import reproduction_table
+from bench.results import STATES, write_atomic
+from bench.timing_results import iteration_costs, machine_id, read_timing, update_ratios
+
+FIDELITY = ("fidelity_cosine", "fidelity_fisher_error", "fidelity_kl_realized")
+
+
+@dataclass
+class Report:
+    """What was written: the page, the CSV files beside it, the seconds it took, and the run
+    directories that could not be read (run, reason)."""
+
+    page: Path
+    tables: list[Path]
+    seconds: float
+    unreadable: list[tuple[str, str]]
+
+
+def _interval(value: float, low: float, high: float, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}g} [{low:.{digits}g}, {high:.{digits}g}]"
+
+
+def _steps(value: float) -> str:
+    if math.isnan(value):
+        return "—"
+    return "never" if math.isinf(value) else f"{value / 1000:.1f}k"
+
+
+def latest_timing(results_root: Path, sweep: Sweep) -> Path | None:
+    """The newest saved timing run of the machine most of the runs ran on."""
+    hardware = Counter(
+        (row.cpu, row.cores, row.gpu) for row in sweep.runs.itertuples() if isinstance(row.cpu, str)
+    )
+    if not hardware:
+        return None
+    cpu, cores, gpu = hardware.most_common(1)[0][0]
+    directory = results_root / "timing" / machine_id({"cpu": cpu, "cores": cores, "gpu": gpu})
+    saved = sorted(directory.glob("*.json"))
+    return saved[-1] if saved else None
+
+
+def _status_section(sweep: Sweep) -> dict[str, Any]:
+    counts = Counter(sweep.runs["state"])
+    others = sweep.runs[sweep.runs["state"] != "done"]
+    rows = [
+        [r.run, r.state, f"{r.env_steps:,} / {r.budget:,}", r.error or ""] for r in others.itertuples()
+    ] + [[run, "unreadable", "", reason] for run, reason in sweep.unreadable]
+    return {
+        "counts": [(state, counts.get(state, 0)) for state in STATES]
+        + [("unreadable", len(sweep.unreadable))],
+        "table": Table(["run", "state", "env steps / budget", "error"], rows),
+    }
+
+
+def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) -> tuple[dict, dict]:
+    """The task's figure and table, and its frames for the CSV files."""
+    grid, by_steps = scores.task_curves(sweep, task, "env_steps")
+    wall_grid, by_time = scores.task_curves(sweep, task, "wall_time_s")
+    steps_frame = scores.curve_estimates(grid, by_steps, reps)
+    time_frame = scores.curve_estimates(wall_grid, by_time, reps)
+    threshold = scores.task_threshold(sweep, task)
+    task_scores = run_scores[run_scores["task"] == task]
+    steps = None
+    if threshold is not None:
+        steps = {
+            name: group.sort_values("seed")["steps_to_threshold"].to_numpy()
+            for name, group in task_scores.groupby("optimizer")
+        }
+    ratios, basis = scores.efficiency_ratios(grid, by_steps, steps, reps)
+    runs = sweep.runs[sweep.runs["task"] == task]
+    summary = []
+    for name in figures.order(runs["optimizer"]):
+        group = task_scores[task_scores["optimizer"] == name].sort_values("seed")
+        finals = _mean_interval(group["final_return"].to_numpy(), reps)
+        aucs = _mean_interval(group["auc"].to_numpy(), reps)
+        reached = np.isfinite(group["steps_to_threshold"]).sum()
+        ratio = ratios.get(name)
+        censored = ratio is not None and basis == "threshold" and reached * 2 < len(group)
+        summary.append(
+            {
+                "task": task,
+                "optimizer": name,
+                "runs done": len(group),
+                "runs": len(runs[runs["optimizer"] == name]),
+                "final return": finals[0],
+                "final return low": finals[1],
+                "final return high": finals[2],
+                "auc": aucs[0],
+                "auc low": aucs[1],
+                "auc high": aucs[2],
+                "normalized final": group["normalized"].mean() if len(group) else math.nan,
+                "threshold": math.nan if threshold is None else threshold.value,
+                "steps to threshold (median)": group["steps_to_threshold"].median()
+                if len(group)
+                else math.nan,
+                "reached": int(reached),
+                "steps to threshold (per seed)": " ".join(_steps(s) for s in group["steps_to_threshold"]),
+                "efficiency ratio": 1.0
+                if name == scores.BASELINE and ratios
+                else (ratio.point if ratio else math.nan),
+                "efficiency low": ratio.low if ratio else math.nan,
+                "efficiency high": ratio.high if ratio else math.nan,
+                "efficiency upper bound": bool(censored),
+            }
+        )
+    frame = pd.DataFrame(summary)
+    rows = [
+        [
+            r["optimizer"],
+            f"{r['runs done']} / {r['runs']}",
+            _interval(r["final return"], r["final return low"], r["final return high"]),
+            _interval(r["auc"], r["auc low"], r["auc high"]),
+            "—" if math.isnan(r["normalized final"]) else f"{r['normalized final']:.3f}",
+            f"{_steps(r['steps to threshold (median)'])} ({r['reached']}/{r['runs done']})",
+            r["steps to threshold (per seed)"],
+            ("≤ " if r["efficiency upper bound"] else "")
+            + (
+                "1 (baseline)"
+                if r["optimizer"] == scores.BASELINE and ratios
+                else _interval(r["efficiency ratio"], r["efficiency low"], r["efficiency high"])
+            ),
+        ]
+        for r in summary
+    ]
+    header = [
+        "optimizer",
+        "runs done",
+        "final return [95% CI]",
+        "AUC [95% CI]",
+        "normalized final",
+        "steps to threshold: median (reached)",
+        "per seed",
+        "sample-efficiency ratio over sgd [95% CI]",
+    ]
+    scale = reference(task)
+    notes = []
+    if threshold is not None:
+        notes.append(
+            f"Threshold: {threshold.value:g}, mean raw return of the last {threshold.window} episodes "
+            f"({threshold.source})."
+        )
+    if basis:
+        notes.append(f"Sample-efficiency ratio measured at the {basis}.")
+    if scale is not None:
+        notes.append(f"Normalized: 0 = {scale.random:g}, 1 = {scale.target:g} ({scale.source}).")
+    stopped = [r for r in runs.itertuples() if r.state == "done" and r.env_steps < r.budget]
+    if stopped:
+        notes.append(
+            f"{len(stopped)} run(s) ended before the budget at their stop.return_mean threshold; "
+            "their curves hold their last value."
+        )
+    section = {
+        "name": task,
+        "figure": figures.learning_curves(task, steps_frame, time_frame) if len(steps_frame) else None,
+        "table": Table(header, rows),
+        "notes": notes,
+        "budget": ", ".join(f"{b:,}" for b in sorted(set(runs["budget"]))),
+    }
+    curves = pd.concat(
+        [steps_frame.assign(task=task, axis="env_steps"), time_frame.assign(task=task, axis="wall_time_s")]
+    )
+    return section, {"summary": frame, "curves": curves}
+
+
+def _mean_interval(values: np.ndarray, reps: int) -> tuple[float, float, float]:
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return math.nan, math.nan, math.nan
+    estimate = interval_estimates({"x": values[:, None]}, lambda x: np.array([x.mean()]), reps)["x"]
+    return float(estimate.point[0]), float(estimate.low[0]), float(estimate.high[0])
+
+
+def _aggregate_sections(run_scores: pd.DataFrame, reps: int) -> tuple[list[dict], dict[str, pd.DataFrame]]:
+    sections, estimates, improvements, profiles = [], [], [], []
+    for block in aggregate.blocks(run_scores) if len(run_scores) else []:
+        block_estimates = aggregate.aggregate_estimates(block, reps)
+        improvement = aggregate.improvement_probabilities(block, reps)
+        profile = aggregate.performance_profiles(block, reps)
+        indexed = block_estimates.set_index(["optimizer", "metric"])[["value", "low", "high"]]
+        rows = [
+            [
+                name,
+                *(_interval(*indexed.loc[(name, metric)]) for metric in aggregate.METRICS),
+                len(block.scores[name]),
+            ]
+            for name in figures.order(block.scores)
+        ]
+        sections.append(
+            {
+                "title": block.title,
+                "table": Table(["optimizer", *aggregate.METRICS, "runs per task"], rows),
+                "improvement": Table(
+                    ["P(X > Y)", "[95% CI]"],
+                    [
+                        [f"P({r.x} > {r.y})", _interval(r.value, r.low, r.high)]
+                        for r in improvement.itertuples()
+                    ],
+                ),
+                "figures": [
+                    figures.aggregate_intervals(block_estimates),
+                    *([figures.improvement(improvement)] if len(improvement) else []),
+                    figures.profiles(profile),
+                ],
+            }
+        )
+        estimates.append(block_estimates.assign(tasks=" ".join(block.tasks)))
+        improvements.append(improvement.assign(tasks=" ".join(block.tasks)))
+        profiles.append(profile.assign(tasks=" ".join(block.tasks)))
+    frames = {
+        name: pd.concat(parts, ignore_index=True)
+        for name, parts in (("aggregates", estimates), ("improvement", improvements), ("profiles", profiles))
+        if parts
+    }
+    return sections, frames
+
+
+def _cost_section(timing_file: Path | None, run_scores: pd.DataFrame) -> tuple[dict, dict[str, pd.DataFrame]]:
+    section: dict[str, Any] = {"file": str(timing_file) if timing_file else None}
+    frames: dict[str, pd.DataFrame] = {}
+    if len(run_scores):
+        speed = run_scores.groupby(["task", "optimizer"])["steps_per_s"].median().reset_index()
+        section["speed"] = Table(
+            ["task", "optimizer", "env steps/s (median over runs)"],
+            [[r.task, r.optimizer, f"{r.steps_per_s:,.0f}"] for r in speed.itertuples()],
+        )
+        frames["steps_per_s"] = speed
+    if timing_file is None:
+        return section, frames
+    frame, timing_provenance = read_timing(timing_file)
+    hardware = timing_provenance.get("hardware", {})
+    section["machine"] = machine_id(hardware)
+    section["commit"] = (timing_provenance.get("git") or {}).get("commit")
+    updates = update_ratios(frame)
+    section["updates"] = Table(
+        ["model-batch", "device", "optimizer", "update (ms, median)", "over sgd"],
+        [
+            [
+                r.case,
+                r.device,
+                r.optimizer,
+                f"{r.median_s * 1e3:.3g}",
+                "—" if math.isnan(r.ratio) else f"{r.ratio:.3g}×",
+            ]
+            for r in updates.itertuples()
+        ],
+    )
+    section["figure"] = figures.update_costs(updates) if updates["ratio"].notna().any() else None
+    iterations = iteration_costs(frame)
+    section["iterations"] = Table(
+        ["env", "device", "optimizer", "env steps/s", "cost per env step over sgd"],
+        [
+            [
+                r.env,
+                r.device,
+                r.optimizer,
+                f"{1 / r.per_step_s:,.0f}",
+                "—" if math.isnan(r.ratio) else f"{r.ratio:.3g}×",
+            ]
+            for r in iterations.itertuples()
+        ],
+    )
+    frames["cost_updates"] = updates[["case", "device", "optimizer", "median_s", "ratio"]]
+    frames["cost_iterations"] = iterations[["env", "device", "optimizer", "per_step_s", "ratio"]]
+    return section, frames
+
+
+def _fidelity_sections(sweep: Sweep) -> list[dict]:
+    progress = sweep.progress
+    if "fidelity_cosine" not in progress:
+        return []
+    optimizer = sweep.runs.set_index("run")["optimizer"]
+    task = sweep.runs.set_index("run")["task"]
+    done = set(sweep.done()["run"])
+    measured = progress[progress["fidelity_cosine"].notna() & progress["run"].isin(done)]
+    measured = measured.assign(optimizer=measured["run"].map(optimizer), task=measured["run"].map(task))
+    return [
+        {"name": name, "figure": figures.fidelity(name, rows)}
+        for name, rows in measured.groupby("task")
+        if len(rows)
+    ]
+
+
+def _commit_label(commit: str | None, dirty: bool | None) -> str:
+    return f"{(commit or '?')[:10]}{' (dirty)' if dirty else ''}"
+
+
+def _task_label(domain: str, protocol: str, budgets: str) -> str:
+    return f"{domain}{', protocol ' + protocol if protocol else ''}, budget {budgets} env steps"
+
+
+def _metadata(sweep: Sweep, results: Path, reps: int) -> tuple[Table, Table]:
+    runs = sweep.runs
+    budgets = runs.groupby("task")["budget"].agg(lambda b: ", ".join(f"{v:,}" for v in sorted(set(b))))
+    domains = runs.groupby("task")["domain"].first()
+    protocols = runs.groupby("task")["protocol"].agg(lambda p: ", ".join(sorted(set(p.dropna()))))
+    versions: dict[str, set[str]] = {}
+    for config in sweep.configs.values():
+        for package, version in (config["provenance"].get("versions") or {}).items():
+            versions.setdefault(package, set()).add(str(version))
+    commits = sorted({_commit_label(r.commit, r.dirty) for r in runs.itertuples() if r.commit})
+    hardware = sorted(
+        {f"{r.cpu}, {r.cores} cores, GPU {r.gpu or 'none'}" for r in runs.itertuples() if r.cpu}
+    )
+    report = provenance()
+    rows = [
+        ["suite", sweep.suite],
+        ["results", str(results)],
+        ["generated", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")],
+        ["report code", _commit_label(report["git"].get("commit"), report["git"].get("dirty"))],
+        [
+            "tasks",
+            "; ".join(f"{t} ({_task_label(domains[t], protocols[t], budgets[t])})" for t in budgets.index),
+        ],
+        ["run commits", ", ".join(commits) or "—"],
+        ["hardware", "; ".join(hardware) or "—"],
+        ["devices", ", ".join(sorted(set(runs["device"].dropna())))],
+        *[[package, ", ".join(sorted(values))] for package, values in sorted(versions.items())],
+        ["intervals", f"{CONFIDENCE:.0%} percentile stratified bootstrap, {reps} resamples (rliable)"],
+        [
+            "rliable, seaborn, pandas",
+            ", ".join(str(report["versions"].get(p)) for p in ("rliable", "seaborn", "pandas")),
+        ],
+    ]
+    cells = runs.groupby(["task", "optimizer"]).agg(
+        seeds=("seed", lambda s: " ".join(map(str, sorted(s)))),
+        done=("state", lambda s: int((s == "done").sum())),
+        total=("state", "size"),
+    )
+    seeds = Table(
+        ["task", "optimizer", "seeds", "done / runs"],
+        [[task, name, r.seeds, f"{r.done} / {r.total}"] for (task, name), r in cells.iterrows()],
+    )
+    return Table(["", ""], rows), seeds
+
+
+def _headline(aggregates: list[dict], frames: dict[str, pd.DataFrame], summaries: pd.DataFrame) -> list[str]:
+    """The page's first lines: acktr's IQM and probability of improvement over sgd, and its
+    sample-efficiency ratios."""
+    lines = []
+    estimates = frames.get("aggregates")
+    if estimates is not None and aggregates:
+        first = estimates[estimates["tasks"] == estimates["tasks"].iloc[0]]
+        iqm = first[first["metric"] == "IQM"]
+        lines.append(
+            f"IQM of normalized final scores over {aggregates[0]['title']}: "
+            + "; ".join(f"{r.optimizer} {_interval(r.value, r.low, r.high)}" for r in iqm.itertuples())
+        )
+        improvement = frames.get("improvement")
+        pair = improvement[(improvement["x"] == "acktr") & (improvement["y"] == scores.BASELINE)]
+        if len(pair):
+            r = pair.iloc[0]
+            lines.append(f"P(acktr > sgd) = {_interval(r['value'], r['low'], r['high'])}")
+    if len(summaries):
+        acktr = summaries[(summaries["optimizer"] == "acktr") & summaries["efficiency ratio"].notna()]
+        if len(acktr):
+            lines.append(
+                "Sample-efficiency ratio of acktr over sgd: "
+                + "; ".join(
+                    f"{r['task']} {'≤ ' if r['efficiency upper bound'] else ''}"
+                    f"{_interval(r['efficiency ratio'], r['efficiency low'], r['efficiency high'])}"
+                    for _, r in acktr.iterrows()
+                )
+            )
+    return lines
+
+
+def build_report(
+    suite: str, results: Path, out: Path, timing_file: Path | None = None, reps: int = 2000
+) -> Report:
+    """Reads ``results/SUITE`` and writes ``out/SUITE/index.html`` with the tables as CSV beside it.
+
+    ``timing_file`` defaults to the newest timing run saved under ``results/timing/`` for the
+    machine most runs ran on. Raises :class:`ConfigError` when there are no run directories.
+    """
+    started = time.perf_counter()
+    results, out = Path(results), Path(out) / suite
+    sweep = load_sweep(results / suite, suite)
+    timing_file = timing_file or latest_timing(results, sweep)
+    run_scores = scores.run_scores(sweep)
+    task_sections, summaries, curves = [], [], []
+    for task in sorted(sweep.runs["task"].unique()):
+        section, frames = _task_section(sweep, task, run_scores, reps)
+        task_sections.append(section)
+        summaries.append(frames["summary"])
+        curves.append(frames["curves"])
+    aggregates, aggregate_frames = _aggregate_sections(run_scores, reps)
+    cost, cost_frames = _cost_section(timing_file, run_scores)
+    reproduction = reproduction_table(sweep, run_scores)
+    metadata, seeds = _metadata(sweep, results / suite, reps)
+    summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+    status = _status_section(sweep)
+    tables = {
+        "runs": pd.concat(
+            [
+                sweep.runs,
+                pd.DataFrame(
+                    {
+                        "run": [r for r, _ in sweep.unreadable],
+                        "state": "unreadable",
+                        "error": [e for _, e in sweep.unreadable],
+                    }
+                ),
+            ],
+            ignore_index=True,
+        ),
+        "run_scores": run_scores,
+        "task_summary": summary,
+        "curves": pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
+        **aggregate_frames,
+        **cost_frames,
+        "reproduction": reproduction,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in tables.items():
+        path = out / f"{name}.csv"
+        write_atomic(path, frame.to_csv(index=False))
+        written.append(path)
+    page = out / "index.html"
+    html = render(
+        {
+            "suite": sweep.suite,
+            "headline": _headline(aggregates, aggregate_frames, summary),
+            "status": status,
+            "tasks": task_sections,
+            "aggregates": aggregates,
+            "cost": cost,
+            "fidelity": _fidelity_sections(sweep),
+            "reproduction": Table(
+                list(reproduction.columns),
+                [
+                    [f"{v:,.1f}" if isinstance(v, float) else str(v) for v in row]
+                    for row in reproduction.itertuples(index=False)
+                ],
+            )
+            if len(reproduction)
+            else None,
+            "metadata": metadata,
+            "seeds": seeds,
+            "tables": [path.name for path in written],
+        }
+    )
+    write_atomic(page, html)
+    return Report(page, written, time.perf_counter() - started, sweep.unreadable)

@@ -1,0 +1,192 @@
+"""The report's figures (seaborn/matplotlib), each returned as a PNG ``data:`` URI to embed.
+
+Every figure draws an optimizer in the same colour (:func:`colour`), labels its axes with
+units, and shows the 95 % intervals it was given as shaded bands or bars.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
+
+KNOWN_OPTIMIZERS = ("sgd", "acktr", "kfac", "ng", "lm", "sb3-a2c", "sb3-ppo")
+_PALETTE = sns.color_palette("colorblind", 10)
+# Palette indices: blue, vermillion, green, purple, orange, grey, brown; the rest for other names.
+_KNOWN_COLOURS = dict(zip(KNOWN_OPTIMIZERS, (0, 3, 2, 4, 1, 7, 5), strict=True))
+_OTHER_COLOURS = (9, 8, 6)
+_STYLE = {"style": "whitegrid", "rc": {"axes.titlesize": 11, "axes.labelsize": 10}}
+
+
+def colour(optimizer: str) -> tuple[float, float, float]:
+    """The optimizer's colour in every figure: fixed for the known names, then by a stable hash."""
+    if optimizer in _KNOWN_COLOURS:
+        return _PALETTE[_KNOWN_COLOURS[optimizer]]
+    return _PALETTE[_OTHER_COLOURS[sum(map(ord, optimizer)) % len(_OTHER_COLOURS)]]
+
+
+def order(optimizers) -> list[str]:
+    """Known optimizers in their fixed order, then the others alphabetically."""
+    names = set(optimizers)
+    return [n for n in KNOWN_OPTIMIZERS if n in names] + sorted(names - set(KNOWN_OPTIMIZERS))
+
+
+def data_uri(fig: plt.Figure) -> str:
+    """The figure as a PNG ``data:`` URI (and closes it)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _curve_panel(ax: plt.Axes, curves: pd.DataFrame, xlabel: str, formatter) -> None:
+    for name in order(curves["optimizer"]):
+        rows = curves[curves["optimizer"] == name]
+        label = f"{name} ({rows['runs'].iloc[0]} runs)"
+        ax.plot(rows["x"], rows["mean"], color=colour(name), label=label, linewidth=1.8)
+        ax.fill_between(rows["x"], rows["low"], rows["high"], color=colour(name), alpha=0.2, linewidth=0)
+    ax.set_xlabel(xlabel)
+    ax.xaxis.set_major_formatter(formatter)
+    ax.set_xlim(left=0)
+
+
+def learning_curves(task: str, by_steps: pd.DataFrame, by_time: pd.DataFrame) -> str:
+    """Mean raw return of the last 100 episodes against env steps and against wall-clock time,
+    one line per optimizer with its 95 % bootstrap band (frames of
+    :func:`bench.report.scores.curve_estimates`)."""
+    with sns.axes_style(**_STYLE):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+        _curve_panel(axes[0], by_steps, "env steps", EngFormatter())
+        _curve_panel(axes[1], by_time, "wall-clock time (s)", EngFormatter(unit="s"))
+        axes[0].set_ylabel("return (mean of last 100 episodes)")
+        axes[0].legend(loc="best", fontsize=8)
+        fig.suptitle(task)
+        return data_uri(fig)
+
+
+def interval_rows(ax: plt.Axes, names: list[str], values, lows, highs) -> None:
+    """One horizontal interval bar per name with its point estimate."""
+    for i, (name, value, low, high) in enumerate(zip(names, values, lows, highs, strict=True)):
+        ax.barh(i, high - low, left=low, height=0.6, color=colour(name.split(" ")[0]), alpha=0.75)
+        ax.plot([value], [i], marker="|", markersize=14, markeredgewidth=2, color="black")
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+
+
+def aggregate_intervals(estimates: pd.DataFrame) -> str:
+    """One panel per metric (IQM, median, mean, optimality gap) of normalized scores."""
+    metrics = list(dict.fromkeys(estimates["metric"]))
+    names = order(estimates["optimizer"])
+    with sns.axes_style(**_STYLE):
+        fig, axes = plt.subplots(
+            1, len(metrics), figsize=(3 * len(metrics), 0.5 * len(names) + 1.3), sharey=True
+        )
+        for ax, metric in zip(np.atleast_1d(axes), metrics, strict=True):
+            rows = estimates[estimates["metric"] == metric].set_index("optimizer").loc[names]
+            interval_rows(ax, names, rows["value"], rows["low"], rows["high"])
+            ax.set_title(metric)
+            ax.set_xlabel("normalized score")
+        return data_uri(fig)
+
+
+def improvement(probabilities: pd.DataFrame) -> str:
+    """P(X > Y) with its interval, one row per pair; 0.5 marked."""
+    labels = [f"{x} > {y}" for x, y in zip(probabilities["x"], probabilities["y"], strict=True)]
+    with sns.axes_style(**_STYLE):
+        fig, ax = plt.subplots(figsize=(5.5, 0.45 * len(labels) + 1.1))
+        interval_rows(ax, labels, probabilities["value"], probabilities["low"], probabilities["high"])
+        ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
+        ax.set_xlim(-0.03, 1.03)
+        ax.set_xlabel("probability of improvement P(X > Y)")
+        return data_uri(fig)
+
+
+def profiles(frame: pd.DataFrame) -> str:
+    """Performance profiles: the fraction of runs with a normalized score above τ."""
+    with sns.axes_style(**_STYLE):
+        fig, ax = plt.subplots(figsize=(6, 3.8))
+        for name in order(frame["optimizer"]):
+            rows = frame[frame["optimizer"] == name]
+            ax.plot(rows["tau"], rows["fraction"], color=colour(name), label=name, linewidth=1.8)
+            ax.fill_between(
+                rows["tau"], rows["low"], rows["high"], color=colour(name), alpha=0.2, linewidth=0
+            )
+        ax.set_xlabel("normalized score τ")
+        ax.set_ylabel("fraction of runs with score > τ")
+        ax.legend(fontsize=8)
+        return data_uri(fig)
+
+
+def update_costs(ratios: pd.DataFrame) -> str:
+    """Each optimizer's update cost over ``sgd``'s on each model and batch (log scale)."""
+    rows = ratios.dropna(subset=["ratio"])
+    rows = rows.assign(label=rows["case"] + " (" + rows["device"] + ")")
+    names = order(rows["optimizer"])
+    with sns.axes_style(**_STYLE):
+        fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.2))
+        sns.barplot(
+            data=rows,
+            y="label",
+            x="ratio",
+            hue="optimizer",
+            hue_order=names,
+            palette={name: colour(name) for name in names},
+            ax=ax,
+            orient="h",
+        )
+        ax.set_xscale("log")
+        ax.axvline(1, color="grey", linestyle="--", linewidth=1)
+        ax.set_xlabel("update time over sgd's (×, log scale)")
+        ax.set_ylabel("model-batch (device)")
+        return data_uri(fig)
+
+
+def fidelity(task: str, measured: pd.DataFrame) -> str:
+    """Curvature fidelity along training (the ``fidelity_*`` columns of ``progress.csv``, rows
+    where they were measured, with ``optimizer``): cosine of K-FAC's step to the exact natural
+    gradient and K-FAC's Fisher error against env steps, and realized against predicted KL."""
+    with sns.axes_style(**_STYLE):
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+        names = order(measured["optimizer"])
+        palette = {name: colour(name) for name in names}
+        common = {"hue": "optimizer", "hue_order": names, "palette": palette, "s": 18, "alpha": 0.7}
+        sns.scatterplot(data=measured, x="env_steps", y="fidelity_cosine", ax=axes[0], **common)
+        axes[0].set_ylabel("cos(K-FAC step, exact NG step)")
+        sns.scatterplot(
+            data=measured, x="env_steps", y="fidelity_fisher_error", ax=axes[1], legend=False, **common
+        )
+        axes[1].set_ylabel("‖F_kfac − F‖ / ‖F‖")
+        for ax in axes[:2]:
+            ax.set_xlabel("env steps")
+            ax.xaxis.set_major_formatter(EngFormatter())
+        kl = (
+            measured.dropna(subset=["kl_estimate", "fidelity_kl_realized"])
+            if "kl_estimate" in measured
+            else None
+        )
+        kl = kl[(kl["kl_estimate"] > 0) & (kl["fidelity_kl_realized"] > 0)] if kl is not None else None
+        if kl is not None and len(kl):
+            sns.scatterplot(
+                data=kl, x="kl_estimate", y="fidelity_kl_realized", ax=axes[2], legend=False, **common
+            )
+            low = min(kl["kl_estimate"].min(), kl["fidelity_kl_realized"].min())
+            high = max(kl["kl_estimate"].max(), kl["fidelity_kl_realized"].max())
+            axes[2].plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
+            axes[2].set_xscale("log")
+            axes[2].set_yscale("log")
+        else:
+            axes[2].text(
+                0.5, 0.5, "no predicted KL logged", ha="center", va="center", transform=axes[2].transAxes
+            )
+        axes[2].set_xlabel("predicted KL (kl_estimate)")
+        axes[2].set_ylabel("realized KL")
+        fig.suptitle(f"{task}: curvature fidelity")
+        return data_uri(fig)

@@ -1,0 +1,242 @@
+"""Per-task scores of finished runs: learning curves on a common grid, final performance, area
+under the curve, env steps to a threshold and the sample-efficiency ratio over ``sgd``.
+
+Conventions:
+
+- A run's **curve** at x (env steps, or wall-clock seconds) is the mean raw return of its last
+  ``WINDOW`` episodes that ended by x (fewer early on; undefined before its first episode). A run
+  that ended before x holds its last value, so a run stopped at its threshold stays there.
+- **Grid**: ``GRID_POINTS`` evenly spaced points up to the task's budget (or the longest run's
+  wall time); curves of several runs are compared only at points where every one is defined.
+- **Final performance**: the mean raw return of a run's last ``WINDOW`` episodes.
+- **AUC**: the mean of a run's curve over the grid points where it is defined (the area under the
+  curve over the budget, in return units).
+- **Steps to threshold**: the first env step at which the mean of the last ``window`` episodes
+  reaches the task's threshold (:func:`bench.results.steps_to_threshold`).
+- **Sample-efficiency ratio** of an optimizer over ``sgd``: the env steps ``sgd`` needs to reach
+  a level over the env steps the optimizer needs, so 2 means half the samples (the paper's 2–3×
+  claim). The level is the task's threshold when the median ``sgd`` run reaches it (steps: the
+  median over runs of steps to threshold), else ``sgd``'s final level, its mean curve at the end
+  of the budget (steps: where each mean curve first reaches it). A run or curve that never gets
+  there counts as the whole budget, so the ratio is then an upper bound. Its interval resamples
+  whole runs of both optimizers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bench.report.bootstrap import Estimate, interval_estimates
+from bench.report.loading import Sweep
+from bench.report.normalization import reference
+from bench.results import steps_to_threshold
+
+WINDOW = 100
+GRID_POINTS = 100
+BASELINE = "sgd"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A task's threshold on the mean raw return of the last ``window`` episodes, and where it is from."""
+
+    value: float
+    window: int
+    source: str
+
+
+def run_curve(ends: np.ndarray, returns: np.ndarray, grid: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    """Mean of the last ``window`` returns among episodes that ended at or before each grid point.
+
+    ``ends`` [episodes] ascending (env steps or seconds), ``returns`` [episodes], ``grid`` [points];
+    returns [points], NaN where no episode had ended yet.
+    """
+    counts = np.searchsorted(ends, grid, side="right")
+    starts = np.maximum(counts - window, 0)
+    sums = np.concatenate([[0.0], np.cumsum(returns, dtype=float)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, (sums[counts] - sums[starts]) / (counts - starts), np.nan)
+
+
+def task_threshold(sweep: Sweep, task: str) -> Threshold | None:
+    """The runs' own ``stop.return_mean`` (with its window) when they all set the same one, else the
+    task's reference level (:mod:`bench.report.normalization`) over 100 episodes; None without
+    either."""
+    runs = sweep.runs.loc[sweep.runs["task"] == task, "run"]
+    stops = {
+        (float(stop.get("return_mean", math.nan)), int(stop.get("window", WINDOW)))
+        for stop in (sweep.configs[run].get("stop") or {} for run in runs)
+    }
+    if len(stops) == 1:
+        value, window = stops.pop()
+        if not math.isnan(value):
+            return Threshold(value, window, "the runs' stop.return_mean")
+    scale = reference(task)
+    return None if scale is None else Threshold(scale.target, WINDOW, scale.source.split(" and ")[-1])
+
+
+def task_curves(sweep: Sweep, task: str, axis: str = "env_steps") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The grid and each optimizer's finished runs' curves on it, [runs × points] ordered by seed.
+
+    ``axis`` is ``env_steps`` (grid up to the task's budget) or ``wall_time_s`` (up to the
+    longest run's last update).
+    """
+    done = sweep.done()
+    done = done[done["task"] == task]
+    if axis == "env_steps":
+        end = float(done["budget"].max())
+    else:
+        progress = sweep.progress[sweep.progress["run"].isin(done["run"])]
+        end = float(progress["wall_time_s"].max()) if len(progress) else 0.0
+    grid = np.linspace(end / GRID_POINTS, end, GRID_POINTS)
+    episodes = sweep.episodes.groupby("run")
+    curves = {}
+    for optimizer, runs in done.groupby("optimizer"):
+        rows = []
+        for run in runs["run"]:
+            frame = episodes.get_group(run) if run in episodes.groups else sweep.episodes.iloc[:0]
+            rows.append(run_curve(frame[axis].to_numpy(float), frame["return"].to_numpy(float), grid))
+        curves[optimizer] = np.vstack(rows)
+    return grid, curves
+
+
+def curve_estimates(grid: np.ndarray, curves: dict[str, np.ndarray], reps: int) -> pd.DataFrame:
+    """Mean over runs at each grid point with its 95 % bootstrap interval (runs resampled at each
+    point): one row per optimizer and point where all its runs are defined (``x``, ``mean``,
+    ``low``, ``high``, ``runs``)."""
+    frames = []
+    for optimizer, matrix in curves.items():
+        defined = ~np.isnan(matrix).any(axis=0)
+        if not defined.any():
+            continue
+        values = matrix[:, None, defined]
+        estimate = interval_estimates({optimizer: values}, lambda x: np.mean(x, axis=0)[0], reps)[optimizer]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "optimizer": optimizer,
+                    "x": grid[defined],
+                    "mean": estimate.point,
+                    "low": estimate.low,
+                    "high": estimate.high,
+                    "runs": len(matrix),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def steps_to_level(grid: np.ndarray, curve: np.ndarray, level: float) -> float:
+    """The first grid point at which ``curve`` reaches ``level`` (inf if it never does)."""
+    reached = np.nonzero(curve >= level)[0]
+    return float(grid[reached[0]]) if len(reached) else math.inf
+
+
+def efficiency_ratio(
+    grid: np.ndarray,
+    baseline: np.ndarray,
+    other: np.ndarray,
+    baseline_steps: np.ndarray | None = None,
+    other_steps: np.ndarray | None = None,
+) -> float:
+    """The sample-efficiency ratio of ``other`` over ``baseline`` (curves [runs × points], defined
+    everywhere; steps to threshold [runs], or None for the final-level basis): see the module's
+    conventions. Never reaching the level counts as the grid's end, the budget."""
+    budget = float(grid[-1])
+    if baseline_steps is not None and other_steps is not None:
+        censored = [np.minimum(steps, budget) for steps in (baseline_steps, other_steps)]
+        return float(np.median(censored[0]) / np.median(censored[1]))
+    baseline_mean, other_mean = baseline.mean(axis=0), other.mean(axis=0)
+    level = baseline_mean[-1]
+    steps = [min(steps_to_level(grid, mean, level), budget) for mean in (baseline_mean, other_mean)]
+    return steps[0] / steps[1]
+
+
+def _ratio_estimate(
+    grid: np.ndarray,
+    baseline: np.ndarray,
+    other: np.ndarray,
+    baseline_steps: np.ndarray | None,
+    other_steps: np.ndarray | None,
+    reps: int,
+) -> Estimate:
+    """:func:`efficiency_ratio` with an interval from resampling whole runs: the bootstrap draws
+    run indices of each optimizer and the ratio looks the runs up."""
+
+    def ratio(baseline_index: np.ndarray, other_index: np.ndarray) -> np.ndarray:
+        b, o = baseline_index[:, 0].astype(int), other_index[:, 0].astype(int)
+        steps = (None, None) if baseline_steps is None else (baseline_steps[b], other_steps[o])
+        return np.array([efficiency_ratio(grid, baseline[b], other[o], *steps)])
+
+    indices = [np.arange(len(runs), dtype=float)[:, None] for runs in (baseline, other)]
+    estimate = interval_estimates({"ratio": indices}, ratio, reps)["ratio"]
+    return Estimate(estimate.point[0], estimate.low[0], estimate.high[0])
+
+
+def efficiency_ratios(
+    grid: np.ndarray, curves: dict[str, np.ndarray], steps: dict[str, np.ndarray] | None, reps: int
+) -> tuple[dict[str, Estimate], str]:
+    """Each optimizer's sample-efficiency ratio over ``sgd`` with its interval, and the level it
+    is measured at (``threshold`` or ``final level of sgd``). ``curves`` [runs × points] on the
+    env-steps ``grid``; ``steps`` each optimizer's runs' steps to threshold (inf: never), None
+    without a threshold. Empty without ``sgd``."""
+    if BASELINE not in curves:
+        return {}, ""
+    use_threshold = steps is not None and bool(np.median(steps[BASELINE]) < math.inf)
+    estimates = {}
+    for optimizer, matrix in curves.items():
+        if optimizer == BASELINE:
+            continue
+        baseline = curves[BASELINE]
+        defined = ~(np.isnan(matrix).any(axis=0) | np.isnan(baseline).any(axis=0))
+        if not defined.any():
+            continue
+        points, base, other = grid[defined], baseline[:, defined], matrix[:, defined]
+        base_steps, other_steps = (steps[BASELINE], steps[optimizer]) if use_threshold else (None, None)
+
+        estimates[optimizer] = _ratio_estimate(points, base, other, base_steps, other_steps, reps)
+    return estimates, "threshold" if use_threshold else "final level of sgd"
+
+
+def run_scores(sweep: Sweep) -> pd.DataFrame:
+    """One row per finished run: ``task``, ``optimizer``, ``seed``, ``final_return``, ``auc``,
+    ``threshold``, ``steps_to_threshold`` (inf if never reached, NaN without a threshold),
+    ``normalized`` (the final return on the task's reference scale, NaN without one) and
+    ``steps_per_s`` (env steps over wall-clock seconds of the whole run)."""
+    done = sweep.done()
+    episodes = sweep.episodes.groupby("run")
+    last_wall = sweep.progress.groupby("run")["wall_time_s"].max() if len(sweep.progress) else pd.Series()
+    rows = []
+    for task, runs in done.groupby("task"):
+        grid, curves = task_curves(sweep, task)
+        threshold, scale = task_threshold(sweep, task), reference(task)
+        for optimizer, group in runs.groupby("optimizer"):
+            for (_, run), curve in zip(group.iterrows(), curves[optimizer], strict=True):
+                frame = (
+                    episodes.get_group(run["run"])
+                    if run["run"] in episodes.groups
+                    else sweep.episodes.iloc[:0]
+                )
+                final = float(frame["return"].tail(WINDOW).mean()) if len(frame) else math.nan
+                steps = math.nan
+                if threshold is not None:
+                    steps = steps_to_threshold(frame, threshold.value, threshold.window)
+                    steps = math.inf if math.isnan(steps) else steps
+                rows.append(
+                    {
+                        "task": task,
+                        "optimizer": optimizer,
+                        "seed": run["seed"],
+                        "final_return": final,
+                        "auc": float(np.nanmean(curve)) if not np.isnan(curve).all() else math.nan,
+                        "threshold": math.nan if threshold is None else threshold.value,
+                        "steps_to_threshold": steps,
+                        "normalized": math.nan if scale is None else scale.normalize(final),
+                        "steps_per_s": run["env_steps"] / last_wall.get(run["run"], math.nan),
+                    }
+                )
+    return pd.DataFrame(rows)

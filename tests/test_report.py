@@ -1,0 +1,325 @@
+"""acktr-bench report on a small suite of real runs: finished, diverged, failed and killed ones."""
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from rliable import metrics
+
+from bench.report import aggregate, scores
+from bench.report.bootstrap import interval_estimates
+from bench.report.normalization import atari_game, reference
+
+REPO = Path(__file__).resolve().parents[1]
+TIMING = sorted((REPO / "results" / "timing" / "amd-epyc-2cpu").glob("*.json"))[-1]
+REPS = "200"
+# (env, optimizer, seed, steps, settings); the last two end diverged and failed.
+RUNS = [
+    ("CartPole-v1", "sgd", 0, 3000, ()),
+    ("CartPole-v1", "sgd", 1, 3000, ()),
+    ("CartPole-v1", "acktr", 0, 3200, ("diagnostics.fidelity_every=20",)),
+    ("CartPole-v1", "acktr", 1, 3200, ()),
+    ("InvertedPendulum-v5", "sgd", 0, 5000, ()),
+    ("InvertedPendulum-v5", "acktr", 0, 5000, ()),
+    (
+        "CartPole-v1",
+        "sgd",
+        2,
+        3000,
+        ("optimizer.rule=sgd", "optimizer.lr=1e8", "optimizer.max_grad_norm=1e30"),
+    ),
+    ("CartPole-v1", "ng", 0, 3000, ("net.hidden=256,256",)),
+]
+
+
+def train_command(suite: Path, env: str, optimizer: str, seed: int, steps: int, settings=()) -> list[str]:
+    out = suite / env / optimizer / f"seed{seed}"
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        "train",
+        "--env",
+        env,
+        "--optimizer",
+        optimizer,
+        "--seed",
+        str(seed),
+    ]
+    command += ["--steps", str(steps), "--device", "cpu", "--quiet", "--out", str(out)]
+    return command + [arg for setting in settings for arg in ("--set", setting)]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """``results/mini``: the runs above, and one killed with SIGKILL while running."""
+    root = tmp_path_factory.mktemp("results")
+    suite = root / "mini"
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with ThreadPoolExecutor(2) as pool:
+        list(
+            pool.map(
+                lambda run: subprocess.run(train_command(suite, *run), env=environment, capture_output=True),
+                RUNS,
+            )
+        )
+    killed = subprocess.Popen(train_command(suite, "CartPole-v1", "kfac", 0, 10_000_000), env=environment)
+    status = suite / "CartPole-v1" / "kfac" / "seed0" / "status.json"
+    deadline = time.monotonic() + 120
+    while not status.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(cli, results, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    done = cli(
+        "report",
+        "mini",
+        "--results",
+        str(results),
+        "--out",
+        str(out),
+        "--timing",
+        str(TIMING),
+        "--reps",
+        REPS,
+    )
+    assert done.returncode == 0, done.stderr
+    return out / "mini"
+
+
+def test_every_run_is_listed_with_its_state_and_only_finished_runs_are_scored(report):
+    runs = pd.read_csv(report / "runs.csv")
+    states = dict(zip(runs["run"], runs["state"], strict=True))
+    assert states["CartPole-v1/sgd/seed2"] == "diverged"
+    assert states["CartPole-v1/ng/seed0"] == "failed"
+    assert states["CartPole-v1/kfac/seed0"] == "running"
+    assert sum(state == "done" for state in states.values()) == 6
+    summary = pd.read_csv(report / "task_summary.csv").set_index(["task", "optimizer"])
+    assert summary.loc[("CartPole-v1", "sgd"), ["runs done", "runs"]].tolist() == [2, 3]
+    assert summary.loc[("CartPole-v1", "kfac"), ["runs done", "runs"]].tolist() == [0, 1]
+    scored = pd.read_csv(report / "run_scores.csv")
+    assert len(scored) == 6 and set(scored["optimizer"]) == {"sgd", "acktr"}
+    page = (report / "index.html").read_text()
+    for run in ("CartPole-v1/sgd/seed2", "CartPole-v1/ng/seed0", "CartPole-v1/kfac/seed0"):
+        assert run in page
+    assert "non-finite loss" in page and "dense Fisher of 134915 parameters" in page
+
+
+def test_the_page_is_self_contained_with_every_section(report):
+    page = (report / "index.html").read_text()
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    # Two tasks' curves; IQM etc., P(X > Y) and the profiles of sgd and acktr; cost; fidelity on CartPole.
+    assert len(sources) == 7
+    for source in sources:
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r'(src|href)="https?:', page)
+    for name in re.findall(r'<a href="([^"#]+\.csv)"', page):
+        assert (report / name).is_file()
+    for heading in (
+        "Per task",
+        "Across tasks",
+        "Cost",
+        "Curvature fidelity",
+        "Metadata",
+        "P(acktr &gt; sgd)",
+    ):
+        assert heading in page
+    assert "curvature fidelity on CartPole-v1" in page
+
+
+def test_unreadable_runs_are_listed_and_the_rest_still_reported(cli, results, tmp_path):
+    suite = tmp_path / "results" / "mini"
+    shutil.copytree(results / "mini", suite)
+    (suite / "CartPole-v1" / "sgd" / "seed0" / "config.json").write_text("{not json")
+    progress = suite / "CartPole-v1" / "acktr" / "seed1" / "progress.csv"
+    progress.write_text(pd.read_csv(progress).drop(columns="return_mean").to_csv(index=False))
+    done = cli(
+        "report",
+        "mini",
+        "--results",
+        str(tmp_path / "results"),
+        "--out",
+        str(tmp_path / "out"),
+        "--reps",
+        REPS,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "unreadable run CartPole-v1/sgd/seed0" in done.stderr and "not valid JSON" in done.stderr
+    assert "missing columns return_mean" in done.stderr
+    runs = pd.read_csv(tmp_path / "out" / "mini" / "runs.csv")
+    assert (runs["state"] == "unreadable").sum() == 2 and (runs["state"] == "done").sum() == 4
+    assert "No saved timing run" in (tmp_path / "out" / "mini" / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "no results directory"),
+        (["empty"], "no run directories"),
+        (["mini", "--reps", "0"], "bad --reps 0"),
+        (["mini", "--timing", "missing.json"], "no timing file 'missing.json'"),
+    ],
+)
+def test_bad_input_is_one_line_naming_it(cli, results, tmp_path, args, message):
+    (results / "empty").mkdir(exist_ok=True)
+    done = cli("report", *args, "--results", str(results), "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr
+
+
+def test_labels_and_errors_are_html_escaped(cli, results, tmp_path):
+    name = 'odd<b>&"suite'
+    shutil.copytree(results / "mini", tmp_path / "results" / name)
+    status = tmp_path / "results" / name / "CartPole-v1" / "sgd" / "seed2" / "status.json"
+    status.write_text(json.dumps({**json.loads(status.read_text()), "error": "<script>alert(1)</script>"}))
+    done = cli(
+        "report", name, "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out"), "--reps", "50"
+    )
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "out" / name / "index.html").read_text()
+    assert "odd&lt;b&gt;&amp;&#34;suite" in page and "<b>&" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
+
+
+def test_the_same_results_give_the_same_tables(cli, results, report, tmp_path):
+    done = cli(
+        "report",
+        "mini",
+        "--results",
+        str(results),
+        "--out",
+        str(tmp_path),
+        "--timing",
+        str(TIMING),
+        "--reps",
+        REPS,
+    )
+    assert done.returncode == 0, done.stderr
+    for table in sorted(report.glob("*.csv")):
+        assert (tmp_path / "mini" / table.name).read_text() == table.read_text(), table.name
+
+
+def test_the_page_renders_in_chromium_without_errors(report):
+    """Every image decodes and the console stays clean in a real headless Chromium; the top of the
+    page is kept as ``test-artifacts/report-top.png``."""
+    if not Path("/usr/bin/chromium").exists() and not os.environ.get("CI"):
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1300,1800",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    try:
+        driver.get((report / "index.html").as_uri())
+        decoded = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "Promise.allSettled([...document.images].map(i => i.decode()))"
+            ".then(r => done([r.length, r.filter(x => x.status === 'fulfilled').length,"
+            " [...document.images].filter(i => i.naturalWidth > 0).length]));"
+        )
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        artifacts = REPO / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        driver.save_screenshot(str(artifacts / "report-top.png"))
+    finally:
+        driver.quit()
+    total, fulfilled, drawn = decoded
+    assert total == 7 and fulfilled == total and drawn == total
+    assert errors == []
+    assert (artifacts / "report-top.png").stat().st_size > 10_000
+
+
+def test_the_bootstrap_interval_of_a_mean_on_known_inputs():
+    constant = interval_estimates({"x": np.full((5, 1), 3.0)}, lambda x: np.array([x.mean()]), reps=500)["x"]
+    assert (constant.point, constant.low, constant.high) == (3.0, 3.0, 3.0)
+    # Two runs, 0 and 1: resampled means are 0, 0.5 and 1 with probabilities 1/4, 1/2, 1/4.
+    pair = interval_estimates({"x": np.array([[0.0], [1.0]])}, lambda x: np.array([x.mean()]), reps=4000)["x"]
+    assert (pair.point, pair.low, pair.high) == (0.5, 0.0, 1.0)
+
+
+def test_probability_of_improvement_and_profiles_match_rliable():
+    generator = np.random.default_rng(0)
+    for _ in range(100):
+        x, y = (generator.integers(0, 4, (generator.integers(1, 6), 3)).astype(float) for _ in range(2))
+        assert aggregate.probability_of_improvement(x, y) == pytest.approx(
+            metrics.probability_of_improvement(x, y)
+        )
+    block = aggregate.Block(("a", "b"), {"sgd": np.zeros((3, 2)), "acktr": np.ones((3, 2))})
+    row = aggregate.improvement_probabilities(block, reps=200).iloc[0]
+    assert (row["x"], row["y"], row["value"], row["low"], row["high"]) == ("acktr", "sgd", 1.0, 1.0, 1.0)
+    profile = aggregate.performance_profiles(block, reps=100)
+    at_half = profile[np.isclose(profile["tau"], 0.5)].set_index("optimizer")["fraction"]
+    assert at_half.to_dict() == {"sgd": 0.0, "acktr": 1.0}
+
+
+def test_blocks_compare_optimizers_over_the_tasks_they_share():
+    rows = [("T1", "sgd", s, 0.1) for s in range(3)] + [("T2", "sgd", s, 0.2) for s in range(2)]
+    rows += [("T1", "ng", s, 0.5) for s in range(2)]
+    frame = pd.DataFrame(rows, columns=["task", "optimizer", "seed", "normalized"])
+    first, second = aggregate.blocks(frame)
+    assert (
+        first.tasks == ("T1", "T2") and set(first.scores) == {"sgd"} and first.scores["sgd"].shape == (2, 2)
+    )
+    assert (
+        second.tasks == ("T1",)
+        and second.scores["ng"].shape == (2, 1)
+        and second.scores["sgd"].shape == (3, 1)
+    )
+
+
+def test_run_curve_is_the_mean_of_the_last_episodes_ended_by_each_point():
+    ends, returns = np.array([10.0, 20.0, 30.0]), np.array([1.0, 2.0, 6.0])
+    curve = scores.run_curve(ends, returns, np.array([5.0, 10.0, 25.0, 40.0]), window=2)
+    np.testing.assert_allclose(curve, [np.nan, 1.0, 1.5, 4.0])
+
+
+def test_efficiency_ratio_on_curves_that_reach_the_level_at_half_the_steps():
+    grid = np.arange(1.0, 11.0)
+    baseline = np.minimum(grid, 8.0)[None, :]  # reaches its final 8 at step 8
+    other = np.minimum(2 * grid, 9.0)[None, :]  # reaches 8 at step 4
+    assert scores.efficiency_ratio(grid, baseline, other) == 2.0
+    never = np.full((1, 10), 1.0)  # counted as the whole budget: 8 / 10
+    assert scores.efficiency_ratio(grid, baseline, never) == 0.8
+    steps = scores.efficiency_ratio(grid, baseline, other, np.array([6.0, 8.0]), np.array([3.0, np.inf]))
+    assert steps == 7.0 / 6.5
+
+
+def test_normalization_references():
+    assert atari_game("ALE/Pong-v5") == atari_game("PongNoFrameskip-v4") == "Pong"
+    assert atari_game("CartPole-v1") is None
+    assert reference("ALE/Pong-v5").normalize(14.6) == pytest.approx(1.0)
+    assert reference("ALE/Pong-v5").normalize(-20.7) == pytest.approx(0.0)
+    cartpole = reference("CartPole-v1")
+    assert cartpole.target == 475.0 and 15 < cartpole.random < 30
+    assert reference("Walker2d-v5").target == 4592.3
+    assert reference("Pendulum-v1") is None
