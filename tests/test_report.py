@@ -32,6 +32,7 @@ RUNS = [
     ("CartPole-v1", "acktr", 1, 3200, ()),
     ("InvertedPendulum-v5", "sgd", 0, 5000, ()),
     ("InvertedPendulum-v5", "acktr", 0, 5000, ()),
+    ("ALE/Pong-v5", "sgd", 0, 2400, ("rollout.num_envs=2",)),
     (
         "CartPole-v1",
         "sgd",
@@ -44,7 +45,7 @@ RUNS = [
 
 
 def train_command(suite: Path, env: str, optimizer: str, seed: int, steps: int, settings=()) -> list[str]:
-    out = suite / env / optimizer / f"seed{seed}"
+    out = suite / env.replace("/", "-") / optimizer / f"seed{seed}"
     command = [
         sys.executable,
         "-m",
@@ -59,6 +60,11 @@ def train_command(suite: Path, env: str, optimizer: str, seed: int, steps: int, 
     ]
     command += ["--steps", str(steps), "--device", "cpu", "--quiet", "--out", str(out)]
     return command + [arg for setting in settings for arg in ("--set", setting)]
+
+
+def make_report(cli, suite, results, out, *extra, reps=REPS):
+    """``acktr-bench report SUITE`` from ``results`` into ``out``."""
+    return cli("report", suite, "--results", str(results), "--out", str(out), "--reps", reps, *extra)
 
 
 @pytest.fixture(scope="module")
@@ -87,18 +93,7 @@ def results(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(cli, results, tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    done = cli(
-        "report",
-        "mini",
-        "--results",
-        str(results),
-        "--out",
-        str(out),
-        "--timing",
-        str(TIMING),
-        "--reps",
-        REPS,
-    )
+    done = make_report(cli, "mini", results, out, "--timing", str(TIMING))
     assert done.returncode == 0, done.stderr
     return out / "mini"
 
@@ -109,12 +104,12 @@ def test_every_run_is_listed_with_its_state_and_only_finished_runs_are_scored(re
     assert states["CartPole-v1/sgd/seed2"] == "diverged"
     assert states["CartPole-v1/ng/seed0"] == "failed"
     assert states["CartPole-v1/kfac/seed0"] == "running"
-    assert sum(state == "done" for state in states.values()) == 6
+    assert sum(state == "done" for state in states.values()) == 7
     summary = pd.read_csv(report / "task_summary.csv").set_index(["task", "optimizer"])
     assert summary.loc[("CartPole-v1", "sgd"), ["runs done", "runs"]].tolist() == [2, 3]
     assert summary.loc[("CartPole-v1", "kfac"), ["runs done", "runs"]].tolist() == [0, 1]
     scored = pd.read_csv(report / "run_scores.csv")
-    assert len(scored) == 6 and set(scored["optimizer"]) == {"sgd", "acktr"}
+    assert len(scored) == 7 and set(scored["optimizer"]) == {"sgd", "acktr"}
     page = (report / "index.html").read_text()
     for run in ("CartPole-v1/sgd/seed2", "CartPole-v1/ng/seed0", "CartPole-v1/kfac/seed0"):
         assert run in page
@@ -124,8 +119,9 @@ def test_every_run_is_listed_with_its_state_and_only_finished_runs_are_scored(re
 def test_the_page_is_self_contained_with_every_section(report):
     page = (report / "index.html").read_text()
     sources = re.findall(r'<img src="([^"]+)"', page)
-    # Two tasks' curves; IQM etc., P(X > Y) and the profiles of sgd and acktr; cost; fidelity on CartPole.
-    assert len(sources) == 7
+    # Three tasks' curves; sgd's IQM etc. and profiles over all three; IQM etc., P(X > Y) and the
+    # profiles of sgd and acktr over the two both ran; the cost chart; fidelity on CartPole.
+    assert len(sources) == 10
     for source in sources:
         assert source.startswith("data:image/png;base64,")
         assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -144,27 +140,30 @@ def test_the_page_is_self_contained_with_every_section(report):
     assert "curvature fidelity on CartPole-v1" in page
 
 
+def test_the_paper_table_shows_our_pong_runs_beside_the_paper(report):
+    row = pd.read_csv(report / "reproduction.csv").set_index("task").loc["ALE/Pong-v5"]
+    assert (row["protocol"], row["budget (env steps)"], row["sgd runs"], row["acktr runs"]) == (
+        "paper",
+        2400,
+        1,
+        0,
+    )
+    assert (row["paper ACKTR"], row["paper A2C"]) == (20.9, 19.9)
+    assert -21 <= row["sgd final return"] <= -15
+
+
 def test_unreadable_runs_are_listed_and_the_rest_still_reported(cli, results, tmp_path):
     suite = tmp_path / "results" / "mini"
     shutil.copytree(results / "mini", suite)
     (suite / "CartPole-v1" / "sgd" / "seed0" / "config.json").write_text("{not json")
     progress = suite / "CartPole-v1" / "acktr" / "seed1" / "progress.csv"
     progress.write_text(pd.read_csv(progress).drop(columns="return_mean").to_csv(index=False))
-    done = cli(
-        "report",
-        "mini",
-        "--results",
-        str(tmp_path / "results"),
-        "--out",
-        str(tmp_path / "out"),
-        "--reps",
-        REPS,
-    )
+    done = make_report(cli, "mini", tmp_path / "results", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     assert "unreadable run CartPole-v1/sgd/seed0" in done.stderr and "not valid JSON" in done.stderr
     assert "missing columns return_mean" in done.stderr
     runs = pd.read_csv(tmp_path / "out" / "mini" / "runs.csv")
-    assert (runs["state"] == "unreadable").sum() == 2 and (runs["state"] == "done").sum() == 4
+    assert (runs["state"] == "unreadable").sum() == 2 and (runs["state"] == "done").sum() == 5
     assert "No saved timing run" in (tmp_path / "out" / "mini" / "index.html").read_text()
 
 
@@ -179,9 +178,19 @@ def test_unreadable_runs_are_listed_and_the_rest_still_reported(cli, results, tm
 )
 def test_bad_input_is_one_line_naming_it(cli, results, tmp_path, args, message):
     (results / "empty").mkdir(exist_ok=True)
-    done = cli("report", *args, "--results", str(results), "--out", str(tmp_path))
+    done = make_report(cli, args[0], results, tmp_path, *args[1:])
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and message in done.stderr
+
+
+def test_a_suite_without_sgd_is_reported_without_comparisons_to_it(cli, results, tmp_path):
+    for run in ("CartPole-v1/acktr", "InvertedPendulum-v5/acktr"):
+        shutil.copytree(results / "mini" / run, tmp_path / "results" / "alone" / run)
+    done = make_report(cli, "alone", tmp_path / "results", tmp_path, reps="50")
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "alone" / "index.html").read_text()
+    assert "IQM of normalized final scores" in page and "P(acktr &gt; sgd)" not in page
+    assert pd.read_csv(tmp_path / "alone" / "task_summary.csv")["efficiency ratio"].isna().all()
 
 
 def test_labels_and_errors_are_html_escaped(cli, results, tmp_path):
@@ -189,9 +198,7 @@ def test_labels_and_errors_are_html_escaped(cli, results, tmp_path):
     shutil.copytree(results / "mini", tmp_path / "results" / name)
     status = tmp_path / "results" / name / "CartPole-v1" / "sgd" / "seed2" / "status.json"
     status.write_text(json.dumps({**json.loads(status.read_text()), "error": "<script>alert(1)</script>"}))
-    done = cli(
-        "report", name, "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out"), "--reps", "50"
-    )
+    done = make_report(cli, name, tmp_path / "results", tmp_path / "out", reps="50")
     assert done.returncode == 0, done.stderr
     page = (tmp_path / "out" / name / "index.html").read_text()
     assert "odd&lt;b&gt;&amp;&#34;suite" in page and "<b>&" not in page
@@ -199,18 +206,7 @@ def test_labels_and_errors_are_html_escaped(cli, results, tmp_path):
 
 
 def test_the_same_results_give_the_same_tables(cli, results, report, tmp_path):
-    done = cli(
-        "report",
-        "mini",
-        "--results",
-        str(results),
-        "--out",
-        str(tmp_path),
-        "--timing",
-        str(TIMING),
-        "--reps",
-        REPS,
-    )
+    done = make_report(cli, "mini", results, tmp_path, "--timing", str(TIMING))
     assert done.returncode == 0, done.stderr
     for table in sorted(report.glob("*.csv")):
         assert (tmp_path / "mini" / table.name).read_text() == table.read_text(), table.name
@@ -254,7 +250,7 @@ def test_the_page_renders_in_chromium_without_errors(report):
     finally:
         driver.quit()
     total, fulfilled, drawn = decoded
-    assert total == 7 and fulfilled == total and drawn == total
+    assert total == 10 and fulfilled == total and drawn == total
     assert errors == []
     assert (artifacts / "report-top.png").stat().st_size > 10_000
 

@@ -117,9 +117,10 @@ def improvement_probabilities(block: Block, reps: int) -> pd.DataFrame:
     )
     return pd.DataFrame(
         [
-            {"x": x, "y": y, "value": e.point[0], "low": e.low[0], "high": e.high[0]}
+            (x, y, e.point[0], e.low[0], e.high[0])
             for (x, y), e in zip(pairs, estimates.values(), strict=True)
-        ]
+        ],
+        columns=["x", "y", "value", "low", "high"],
     )
 
 

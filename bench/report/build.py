@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pandas as pd
 
 from bench.provenance import provenance
 from bench.report import aggregate, figures, scores
-from bench.report.bootstrap import CONFIDENCE, interval_estimates
+from bench.report.bootstrap import CONFIDENCE, Estimate, interval_estimates
 from bench.report.loading import Sweep, load_sweep
 from bench.report.normalization import reference
 from bench.report.page import Table, render
@@ -24,7 +25,7 @@ from bench.report.reproduction import reproduction_table
 from bench.results import STATES, write_atomic
 from bench.timing_results import iteration_costs, machine_id, read_timing, update_ratios
 
-FIDELITY = ("fidelity_cosine", "fidelity_fisher_error", "fidelity_kl_realized")
+REPORT_PACKAGES = ("rliable", "arch", "seaborn", "matplotlib", "pandas", "jinja2")
 
 
 @dataclass
@@ -48,6 +49,10 @@ def _steps(value: float) -> str:
     if math.isnan(value):
         return "—"
     return "never" if math.isinf(value) else f"{value / 1000:.1f}k"
+
+
+def _times(ratio: float) -> str:
+    return "—" if math.isnan(ratio) else f"{ratio:.3g}×"
 
 
 def latest_timing(results_root: Path, sweep: Sweep) -> Path | None:
@@ -99,7 +104,9 @@ def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) 
         aucs = _mean_interval(group["auc"].to_numpy(), reps)
         reached = np.isfinite(group["steps_to_threshold"]).sum()
         ratio = ratios.get(name)
-        censored = ratio is not None and basis == "threshold" and reached * 2 < len(group)
+        if name == scores.BASELINE and ratios:
+            ratio = scores.Ratio(Estimate(1.0, 1.0, 1.0), upper_bound=False)
+        estimate = ratio.estimate if ratio else Estimate(math.nan, math.nan, math.nan)
         summary.append(
             {
                 "task": task,
@@ -119,12 +126,10 @@ def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) 
                 else math.nan,
                 "reached": int(reached),
                 "steps to threshold (per seed)": " ".join(_steps(s) for s in group["steps_to_threshold"]),
-                "efficiency ratio": 1.0
-                if name == scores.BASELINE and ratios
-                else (ratio.point if ratio else math.nan),
-                "efficiency low": ratio.low if ratio else math.nan,
-                "efficiency high": ratio.high if ratio else math.nan,
-                "efficiency upper bound": bool(censored),
+                "efficiency ratio": estimate.point,
+                "efficiency low": estimate.low,
+                "efficiency high": estimate.high,
+                "efficiency upper bound": bool(ratio and ratio.upper_bound),
             }
         )
     frame = pd.DataFrame(summary)
@@ -258,13 +263,7 @@ def _cost_section(timing_file: Path | None, run_scores: pd.DataFrame) -> tuple[d
     section["updates"] = Table(
         ["model-batch", "device", "optimizer", "update (ms, median)", "over sgd"],
         [
-            [
-                r.case,
-                r.device,
-                r.optimizer,
-                f"{r.median_s * 1e3:.3g}",
-                "—" if math.isnan(r.ratio) else f"{r.ratio:.3g}×",
-            ]
+            [r.case, r.device, r.optimizer, f"{r.median_s * 1e3:.3g}", _times(r.ratio)]
             for r in updates.itertuples()
         ],
     )
@@ -273,13 +272,7 @@ def _cost_section(timing_file: Path | None, run_scores: pd.DataFrame) -> tuple[d
     section["iterations"] = Table(
         ["env", "device", "optimizer", "env steps/s", "cost per env step over sgd"],
         [
-            [
-                r.env,
-                r.device,
-                r.optimizer,
-                f"{1 / r.per_step_s:,.0f}",
-                "—" if math.isnan(r.ratio) else f"{r.ratio:.3g}×",
-            ]
+            [r.env, r.device, r.optimizer, f"{1 / r.per_step_s:,.0f}", _times(r.ratio)]
             for r in iterations.itertuples()
         ],
     )
@@ -319,8 +312,8 @@ def _metadata(sweep: Sweep, results: Path, reps: int) -> tuple[Table, Table]:
     protocols = runs.groupby("task")["protocol"].agg(lambda p: ", ".join(sorted(set(p.dropna()))))
     versions: dict[str, set[str]] = {}
     for config in sweep.configs.values():
-        for package, version in (config["provenance"].get("versions") or {}).items():
-            versions.setdefault(package, set()).add(str(version))
+        for package, number in (config["provenance"].get("versions") or {}).items():
+            versions.setdefault(package, set()).add(str(number))
     commits = sorted({_commit_label(r.commit, r.dirty) for r in runs.itertuples() if r.commit})
     hardware = sorted(
         {f"{r.cpu}, {r.cores} cores, GPU {r.gpu or 'none'}" for r in runs.itertuples() if r.cpu}
@@ -340,10 +333,7 @@ def _metadata(sweep: Sweep, results: Path, reps: int) -> tuple[Table, Table]:
         ["devices", ", ".join(sorted(set(runs["device"].dropna())))],
         *[[package, ", ".join(sorted(values))] for package, values in sorted(versions.items())],
         ["intervals", f"{CONFIDENCE:.0%} percentile stratified bootstrap, {reps} resamples (rliable)"],
-        [
-            "rliable, seaborn, pandas",
-            ", ".join(str(report["versions"].get(p)) for p in ("rliable", "seaborn", "pandas")),
-        ],
+        ["report packages", ", ".join(f"{name} {version(name)}" for name in REPORT_PACKAGES)],
     ]
     cells = runs.groupby(["task", "optimizer"]).agg(
         seeds=("seed", lambda s: " ".join(map(str, sorted(s)))),

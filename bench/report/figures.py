@@ -20,9 +20,11 @@ from matplotlib.ticker import EngFormatter  # noqa: E402
 
 KNOWN_OPTIMIZERS = ("sgd", "acktr", "kfac", "ng", "lm", "sb3-a2c", "sb3-ppo")
 _PALETTE = sns.color_palette("colorblind", 10)
-# Palette indices: blue, vermillion, green, purple, orange, grey, brown; the rest for other names.
-_KNOWN_COLOURS = dict(zip(KNOWN_OPTIMIZERS, (0, 3, 2, 4, 1, 7, 5), strict=True))
-_OTHER_COLOURS = (9, 8, 6)
+# Palette indices: blue, vermillion, green, purple, brown, grey, light blue; the rest for other names.
+_KNOWN_COLOURS = dict(zip(KNOWN_OPTIMIZERS, (0, 3, 2, 4, 5, 7, 9), strict=True))
+_OTHER_COLOURS = (1, 8, 6)
+KL_COLUMNS = ("kl_estimate", "fidelity_kl_realized")
+KL_FLOOR = 1e-6
 _STYLE = {"style": "whitegrid", "rc": {"axes.titlesize": 11, "axes.labelsize": 10}}
 
 
@@ -167,13 +169,9 @@ def fidelity(task: str, measured: pd.DataFrame) -> str:
         for ax in axes[:2]:
             ax.set_xlabel("env steps")
             ax.xaxis.set_major_formatter(EngFormatter())
-        kl = (
-            measured.dropna(subset=["kl_estimate", "fidelity_kl_realized"])
-            if "kl_estimate" in measured
-            else None
-        )
-        kl = kl[(kl["kl_estimate"] > 0) & (kl["fidelity_kl_realized"] > 0)] if kl is not None else None
-        if kl is not None and len(kl):
+        kl = measured.dropna(subset=list(KL_COLUMNS)) if "kl_estimate" in measured else measured.iloc[:0]
+        if len(kl):
+            kl = kl.assign(**{column: kl[column].clip(lower=KL_FLOOR) for column in KL_COLUMNS})
             sns.scatterplot(
                 data=kl, x="kl_estimate", y="fidelity_kl_realized", ax=axes[2], legend=False, **common
             )
@@ -186,7 +184,7 @@ def fidelity(task: str, measured: pd.DataFrame) -> str:
             axes[2].text(
                 0.5, 0.5, "no predicted KL logged", ha="center", va="center", transform=axes[2].transAxes
             )
-        axes[2].set_xlabel("predicted KL (kl_estimate)")
-        axes[2].set_ylabel("realized KL")
+        axes[2].set_xlabel(f"predicted KL (kl_estimate, floored at {KL_FLOOR:g})")
+        axes[2].set_ylabel(f"realized KL (floored at {KL_FLOOR:g})")
         fig.suptitle(f"{task}: curvature fidelity")
         return data_uri(fig)

@@ -177,13 +177,22 @@ def _ratio_estimate(
     return Estimate(estimate.point[0], estimate.low[0], estimate.high[0])
 
 
+@dataclass(frozen=True)
+class Ratio:
+    """A sample-efficiency ratio with its interval; ``upper_bound`` when the optimizer (its median
+    run, or its mean curve) never reached the level, so the budget stood in for its steps."""
+
+    estimate: Estimate
+    upper_bound: bool
+
+
 def efficiency_ratios(
     grid: np.ndarray, curves: dict[str, np.ndarray], steps: dict[str, np.ndarray] | None, reps: int
-) -> tuple[dict[str, Estimate], str]:
-    """Each optimizer's sample-efficiency ratio over ``sgd`` with its interval, and the level it
-    is measured at (``threshold`` or ``final level of sgd``). ``curves`` [runs × points] on the
-    env-steps ``grid``; ``steps`` each optimizer's runs' steps to threshold (inf: never), None
-    without a threshold. Empty without ``sgd``."""
+) -> tuple[dict[str, Ratio], str]:
+    """Each optimizer's sample-efficiency ratio over ``sgd``, and the level it is measured at
+    (``threshold`` or ``final level of sgd``). ``curves`` [runs × points] on the env-steps
+    ``grid``; ``steps`` each optimizer's runs' steps to threshold (inf: never), None without a
+    threshold. Empty without ``sgd``."""
     if BASELINE not in curves:
         return {}, ""
     use_threshold = steps is not None and bool(np.median(steps[BASELINE]) < math.inf)
@@ -198,7 +207,13 @@ def efficiency_ratios(
         points, base, other = grid[defined], baseline[:, defined], matrix[:, defined]
         base_steps, other_steps = (steps[BASELINE], steps[optimizer]) if use_threshold else (None, None)
 
-        estimates[optimizer] = _ratio_estimate(points, base, other, base_steps, other_steps, reps)
+        if use_threshold:
+            never = bool(np.median(other_steps) == math.inf)
+        else:
+            never = steps_to_level(points, other.mean(axis=0), base.mean(axis=0)[-1]) == math.inf
+        estimates[optimizer] = Ratio(
+            _ratio_estimate(points, base, other, base_steps, other_steps, reps), never
+        )
     return estimates, "threshold" if use_threshold else "final level of sgd"
 
 
