@@ -347,10 +347,20 @@ def _metadata(sweep: Sweep, results: Path, reps: int) -> tuple[Table, Table]:
     return Table(["", ""], rows), seeds
 
 
-def _headline(aggregates: list[dict], frames: dict[str, pd.DataFrame], summaries: pd.DataFrame) -> list[str]:
-    """The page's first lines: acktr's IQM and probability of improvement over sgd, and its
-    sample-efficiency ratios."""
+def _headline(
+    sweep: Sweep, aggregates: list[dict], frames: dict[str, pd.DataFrame], summaries: pd.DataFrame
+) -> list[str]:
+    """The page's first lines: the IQM of every optimizer and acktr's probability of improvement
+    over sgd, acktr's sample-efficiency ratios, and a warning when runs stopped early."""
     lines = []
+    done = sweep.done()
+    stopped = int((done["env_steps"] < done["budget"]).sum())
+    if stopped:
+        lines.append(
+            f"{stopped} of {len(done)} finished runs stopped at their threshold (stop.return_mean) before "
+            "the budget: their final scores are those at stopping, so final scores and the aggregates "
+            "below compare where runs stood when they stopped, not after the same number of samples."
+        )
     estimates = frames.get("aggregates")
     if estimates is not None and aggregates:
         first = estimates[estimates["tasks"] == estimates["tasks"].iloc[0]]
@@ -434,7 +444,7 @@ def build_report(
     html = render(
         {
             "suite": sweep.suite,
-            "headline": _headline(aggregates, aggregate_frames, summary),
+            "headline": _headline(sweep, aggregates, aggregate_frames, summary),
             "status": status,
             "tasks": task_sections,
             "aggregates": aggregates,
