@@ -183,6 +183,16 @@ def test_bad_input_is_one_line_naming_it(cli, results, tmp_path, args, message):
     assert done.stderr.count("\n") == 1 and message in done.stderr
 
 
+def test_a_sweep_with_no_finished_run_yet_still_gets_a_page(cli, results, tmp_path):
+    for run in ("CartPole-v1/sgd/seed2", "CartPole-v1/ng/seed0", "CartPole-v1/kfac/seed0"):
+        shutil.copytree(results / "mini" / run, tmp_path / "results" / "early" / run)
+    done = make_report(cli, "early", tmp_path / "results", tmp_path, reps="50")
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "early" / "index.html").read_text()
+    assert "No finished runs to compare yet" in page and "<img" not in page
+    assert pd.read_csv(tmp_path / "early" / "runs.csv")["state"].tolist() == ["running", "failed", "diverged"]
+
+
 def test_a_suite_without_sgd_is_reported_without_comparisons_to_it(cli, results, tmp_path):
     for run in ("CartPole-v1/acktr", "InvertedPendulum-v5/acktr"):
         shutil.copytree(results / "mini" / run, tmp_path / "results" / "alone" / run)

@@ -45,7 +45,6 @@ class Sweep:
     and the directories that could not be read, as (run, reason)."""
 
     suite: str
-    root: Path
     runs: pd.DataFrame
     progress: pd.DataFrame
     episodes: pd.DataFrame
@@ -135,7 +134,6 @@ def load_sweep(root: Path, suite: str | None = None) -> Sweep:
     runs = pd.DataFrame(rows, columns=list(RUN_COLUMNS)).sort_values(["task", "optimizer", "seed"])
     return Sweep(
         suite=suite or root.name,
-        root=root,
         runs=runs.reset_index(drop=True),
         progress=pd.concat(progress, ignore_index=True) if progress else pd.DataFrame({"run": []}),
         episodes=pd.concat(episodes, ignore_index=True)

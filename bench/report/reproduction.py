@@ -17,7 +17,6 @@ PAPER_FINAL_REWARD = {
     "Seaquest": (1776.0, 1754.0),
     "SpaceInvaders": (19723.0, 1757.2),
 }
-PAPER_PROTOCOL = "paper"
 
 
 def reproduction_table(sweep: Sweep, run_scores: pd.DataFrame) -> pd.DataFrame:

@@ -38,6 +38,17 @@ from bench.results import steps_to_threshold
 WINDOW = 100
 GRID_POINTS = 100
 BASELINE = "sgd"
+SCORE_COLUMNS = (
+    "task",
+    "optimizer",
+    "seed",
+    "final_return",
+    "auc",
+    "threshold",
+    "steps_to_threshold",
+    "normalized",
+    "steps_per_s",
+)
 
 
 @dataclass(frozen=True)
@@ -242,16 +253,17 @@ def run_scores(sweep: Sweep) -> pd.DataFrame:
                     steps = steps_to_threshold(frame, threshold.value, threshold.window)
                     steps = math.inf if math.isnan(steps) else steps
                 rows.append(
-                    {
-                        "task": task,
-                        "optimizer": optimizer,
-                        "seed": run["seed"],
-                        "final_return": final,
-                        "auc": float(np.nanmean(curve)) if not np.isnan(curve).all() else math.nan,
-                        "threshold": math.nan if threshold is None else threshold.value,
-                        "steps_to_threshold": steps,
-                        "normalized": math.nan if scale is None else scale.normalize(final),
-                        "steps_per_s": run["env_steps"] / last_wall.get(run["run"], math.nan),
-                    }
+                    (
+                        task,
+                        optimizer,
+                        run["seed"],
+                        final,
+                        float(np.nanmean(curve)) if not np.isnan(curve).all() else math.nan,
+                        math.nan if threshold is None else threshold.value,
+                        steps,
+                        math.nan if scale is None else scale.normalize(final),
+                        run["env_steps"] / last_wall.get(run["run"], math.nan),
+                    )
                 )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
+    return frame.astype({"seed": int, **{column: float for column in SCORE_COLUMNS[3:]}})
