@@ -58,7 +58,9 @@ def _times(ratio: float) -> str:
 def latest_timing(results_root: Path, sweep: Sweep) -> Path | None:
     """The newest saved timing run of the machine most of the runs ran on."""
     hardware = Counter(
-        (row.cpu, row.cores, row.gpu) for row in sweep.runs.itertuples() if isinstance(row.cpu, str)
+        (row.cpu, row.cores, row.gpu if isinstance(row.gpu, str) else None)
+        for row in sweep.runs.itertuples()
+        if isinstance(row.cpu, str)
     )
     if not hardware:
         return None

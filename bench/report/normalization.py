@@ -89,11 +89,16 @@ TARGETS_WITHOUT_THRESHOLD = {"Walker2d-v5": (4592.3, "D4RL expert score (Fu et a
 
 @dataclass(frozen=True)
 class Reference:
-    """A task's score scale: ``random`` maps to 0, ``target`` to 1; ``source`` says where they come from."""
+    """A task's score scale: ``random`` maps to 0, ``target`` to 1; the sources say where each is from."""
 
     random: float
     target: float
-    source: str
+    random_source: str
+    target_source: str
+
+    @property
+    def source(self) -> str:
+        return f"{self.random_source} and {self.target_source}"
 
     def normalize(self, score: float) -> float:
         return (score - self.random) / (self.target - self.random)
@@ -118,7 +123,8 @@ def reference(env_id: str) -> Reference | None:
     game = atari_game(env_id)
     if game is not None:
         random, human = ATARI_RANDOM_HUMAN[game]
-        return Reference(random, human, "random and human scores (Mnih et al. 2015, DQN Zoo)")
+        source = "(Mnih et al. 2015, DQN Zoo)"
+        return Reference(random, human, f"random-agent score {source}", f"human score {source}")
     random = _random_scores().get(env_id)
     if random is None:
         return None
@@ -126,4 +132,4 @@ def reference(env_id: str) -> Reference | None:
         target, source = TARGETS_WITHOUT_THRESHOLD[env_id]
     else:
         target, source = gym.spec(env_id).reward_threshold, "Gymnasium reward_threshold"
-    return Reference(random, target, f"random policy (measured, 100 episodes) and {source}")
+    return Reference(random, target, "random policy (measured, 100 episodes)", source)

@@ -87,7 +87,7 @@ def task_threshold(sweep: Sweep, task: str) -> Threshold | None:
         if not math.isnan(value):
             return Threshold(value, window, "the runs' stop.return_mean")
     scale = reference(task)
-    return None if scale is None else Threshold(scale.target, WINDOW, scale.source.split(" and ")[-1])
+    return None if scale is None else Threshold(scale.target, WINDOW, scale.target_source)
 
 
 def task_curves(sweep: Sweep, task: str, axis: str = "env_steps") -> tuple[np.ndarray, dict[str, np.ndarray]]:
