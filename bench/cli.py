@@ -14,7 +14,7 @@ from algorithms.envs import DOMAINS, Episode
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import resolve_config
 from algorithms.training import train
-from bench import PROG, report_command, timing_command
+from bench import PROG, report_command, run_command, timing_command
 from bench.provenance import provenance
 from bench.results import RunWriter
 
@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     timing_command.add_parser(commands)
     report_command.add_parser(commands)
+    run_command.add_parser(commands)
     return parser
 
 

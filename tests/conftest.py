@@ -17,4 +17,5 @@ def cli():
             raise AssertionError(f"acktr-bench {' '.join(args)} failed:\n{done.stderr}")
         return done
 
+    run.executable = executable
     return run

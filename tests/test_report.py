@@ -150,6 +150,8 @@ def test_the_paper_table_shows_our_pong_runs_beside_the_paper(report):
     )
     assert (row["paper ACKTR"], row["paper A2C"]) == (20.9, 19.9)
     assert -21 <= row["sgd final return"] <= -15
+    page = (report / "index.html").read_text()
+    assert "<td>ALE/Pong-v5</td><td>paper</td><td>2400</td><td>0</td><td>—</td><td>20.9</td>" in page
 
 
 def test_unreadable_runs_are_listed_and_the_rest_still_reported(cli, results, tmp_path):

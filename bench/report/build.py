@@ -7,7 +7,7 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,12 @@ def _steps(value: float) -> str:
     if math.isnan(value):
         return "—"
     return "never" if math.isinf(value) else f"{value / 1000:.1f}k"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:,.1f}"
+    return str(value)
 
 
 def _times(ratio: float) -> str:
@@ -170,7 +176,7 @@ def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) 
             f"Threshold: {threshold.value:g}, mean raw return of the last {threshold.window} episodes "
             f"({threshold.source})."
         )
-    if basis:
+    if ratios:
         notes.append(f"Sample-efficiency ratio measured at the {basis}.")
     if scale is not None:
         notes.append(f"Normalized: 0 = {scale.random:g}, 1 = {scale.target:g} ({scale.source}).")
@@ -324,7 +330,7 @@ def _metadata(sweep: Sweep, results: Path, reps: int) -> tuple[Table, Table]:
     rows = [
         ["suite", sweep.suite],
         ["results", str(results)],
-        ["generated", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")],
+        ["generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")],
         ["report code", _commit_label(report["git"].get("commit"), report["git"].get("dirty"))],
         [
             "tasks",
@@ -454,10 +460,7 @@ def build_report(
             "fidelity": _fidelity_sections(sweep),
             "reproduction": Table(
                 list(reproduction.columns),
-                [
-                    [f"{v:,.1f}" if isinstance(v, float) else str(v) for v in row]
-                    for row in reproduction.itertuples(index=False)
-                ],
+                [[_cell(v) for v in row] for row in reproduction.itertuples(index=False)],
             )
             if len(reproduction)
             else None,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from algorithms.config import ConfigError
-from bench.results import RunRecord, SchemaError, read_run
+from bench.results import REQUIRED_PROGRESS_COLUMNS, RunRecord, SchemaError, read_run
 
 RUN_COLUMNS = (
     "run",
@@ -97,6 +97,14 @@ def _episodes_with_wall_time(record: RunRecord) -> pd.DataFrame:
     return episodes.assign(wall_time_s=np.interp(episodes["env_steps"].to_numpy(float), steps, wall))
 
 
+def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
+    """The non-empty frames stacked, or an empty frame with ``columns``."""
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return pd.DataFrame({name: pd.Series(dtype=float) for name in columns})
+    return pd.concat(frames, ignore_index=True)
+
+
 def load_sweep(root: Path, suite: str | None = None) -> Sweep:
     """Reads every run directory under ``root`` (a suite's results, ``results/SUITE``).
 
@@ -135,10 +143,8 @@ def load_sweep(root: Path, suite: str | None = None) -> Sweep:
     return Sweep(
         suite=suite or root.name,
         runs=runs.reset_index(drop=True),
-        progress=pd.concat(progress, ignore_index=True) if progress else pd.DataFrame({"run": []}),
-        episodes=pd.concat(episodes, ignore_index=True)
-        if episodes
-        else pd.DataFrame({"run": [], "env_steps": [], "return": [], "length": [], "wall_time_s": []}),
+        progress=_concat(progress, ("run", *REQUIRED_PROGRESS_COLUMNS)),
+        episodes=_concat(episodes, ("run", "env_steps", "return", "length", "wall_time_s")),
         configs=configs,
         unreadable=unreadable,
     )

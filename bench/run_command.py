@@ -1,0 +1,60 @@
+"""``acktr-bench run SUITE``: every run of a suite, resumable, then optionally its report.
+
+Exit status: 0 when no run failed (a diverged run is an outcome, recorded like a finished one);
+1 when a run failed (recorded in its run directory, and the others went on); 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from algorithms.config import ConfigError
+from bench.report.build import build_report
+from bench.runner import parse_only, run_local, run_state, select_runs, summary_line
+from bench.suites import available, load_suite
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run every run of a suite (bench/suites/SUITE.toml), resumable",
+        description="Run every run of a suite, each in its own process writing RESULTS/SUITE/ENV/"
+        "OPTIMIZER/seedK; runs already done or diverged are kept, the others are run again.",
+    )
+    parser.add_argument("suite", help=f"one of: {', '.join(available())}, or a path to a suite .toml file")
+    parser.add_argument("--results", default="results", help="results directory (default: results)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="runs at a time (default: the core count)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument(
+        "--only", help="filters KEY=VALUE,… with KEY env, optimizer or seed (repeat a key for any of)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list the runs and their states, run nothing")
+    parser.add_argument("--report", action="store_true", help="then write REPORTS/SUITE/index.html")
+    parser.add_argument("--reports", default="reports", help="reports directory (default: reports)")
+    parser.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    suite = load_suite(args.suite)
+    if args.workers < 1:
+        raise ConfigError(f"bad --workers {args.workers}; accepted: a positive number of runs at a time")
+    if args.device not in ("cpu", "cuda"):
+        raise ConfigError(f"bad --device {args.device!r}; accepted: cpu, cuda")
+    runs = select_runs(suite, parse_only(args.only))
+    suite_results = Path(args.results) / suite.name
+    if args.dry_run:
+        for run in runs:
+            state = run_state(run.directory(suite_results)) or "new"
+            print(f"{run.env_id:<22} {run.optimizer:<7} seed {run.seed:<3} {run.steps:>10,} steps  {state}")
+        print(f"{len(runs)} runs of suite {suite.name}")
+        return 0
+    states = run_local(runs, suite_results, args.workers, args.device)
+    print(f"suite {suite.name}: {summary_line(states)}")
+    if args.report:
+        report = build_report(suite.name, Path(args.results), Path(args.reports))
+        print(f"report written: {report.page}")
+    return 0 if states["failed"] == 0 else 1
