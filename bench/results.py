@@ -190,6 +190,12 @@ def read_run(run_dir: Path) -> RunRecord:
     return RunRecord(run_dir, config, status, progress, episodes)
 
 
+def run_directory(suite_results: Path, env_id: str, optimizer: str, seed: int) -> Path:
+    """``SUITE_RESULTS/ENV/OPTIMIZER/seedK``, the layout of a suite's runs (a ``/`` in the env id
+    becomes ``-``)."""
+    return Path(suite_results) / env_id.replace("/", "-") / optimizer / f"seed{seed}"
+
+
 def steps_to_threshold(episodes: pd.DataFrame, threshold: float, window: int) -> float:
     """Env steps at which the mean raw return of the last ``window`` episodes first reaches ``threshold``.
 

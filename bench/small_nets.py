@@ -20,12 +20,8 @@ Run: ``python -m bench.small_nets run results/small-nets`` (then the table alone
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import statistics
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +32,10 @@ from algorithms.config import parse_settings
 from algorithms.fidelity import COLUMNS as FIDELITY_COLUMNS
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import resolve_config
-from bench.results import RunRecord, read_run, steps_to_threshold
+from bench import runner
+from bench.results import RunRecord, read_run, run_directory, steps_to_threshold
+from bench.runner import KEPT_STATES, run_state
+from bench.suites import RunSpec
 
 
 @dataclass(frozen=True)
@@ -62,27 +61,17 @@ TASKS = {
 WINDOW = 20
 
 
-def run_directory(out: Path, env_id: str, optimizer: str, seed: int) -> Path:
-    return out / env_id.replace("/", "-") / optimizer / f"seed{seed}"
-
-
 def train_one(out: Path, env_id: str, task: Task, optimizer: str, seed: int) -> str:
     """Train one run unless it ended before; returns its state (``done``, ``diverged``, ``failed``)."""
     run_dir = run_directory(out, env_id, optimizer, seed)
-    status = run_dir / "status.json"
-    ended = json.loads(status.read_text())["state"] if status.exists() else None
-    if ended in ("done", "diverged"):
+    ended = run_state(run_dir)
+    if ended in KEPT_STATES:
         return ended
-    command = [sys.executable, "-m", "bench", "train", "--env", env_id, "--optimizer", optimizer]
-    command += ["--steps", str(task.steps), "--seed", str(seed), "--device", "cpu", "--out", str(run_dir)]
     batch = resolve_config(env_id, optimizer, task.steps, overrides=parse_settings(task.settings)).batch_size
     every = max(1, round(task.fidelity_interval / batch))
     stop = (f"stop.return_mean={task.threshold}", f"stop.window={WINDOW}")
     settings = (f"diagnostics.fidelity_every={every}", *stop, *task.settings)
-    command += [*(arg for setting in settings for arg in ("--set", setting)), "--force", "--quiet"]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(command, env=environment, capture_output=True, check=False)
-    return json.loads(status.read_text())["state"] if status.exists() else "failed"
+    return runner.train_one(RunSpec(env_id, optimizer, seed, task.steps, settings), run_dir, "cpu", threads=1)
 
 
 def run_all(out: Path, tasks: dict[str, Task], optimizers: list[str], seeds: list[int], jobs: int) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from algorithms.config import ConfigError, parse_settings
 from algorithms.presets import resolve_config
+from bench.results import run_directory
 
 SUITES_DIR = Path(__file__).with_name("suites")
 SUITE_KEYS = ("description", "seeds", "settings", "tasks")
@@ -44,8 +45,8 @@ class RunSpec:
     settings: tuple[str, ...]
 
     def directory(self, suite_results: Path) -> Path:
-        """``SUITE_RESULTS/ENV/OPTIMIZER/seedK`` (a ``/`` in the env id becomes ``-``)."""
-        return suite_results / self.env_id.replace("/", "-") / self.optimizer / f"seed{self.seed}"
+        """:func:`bench.results.run_directory` of this run."""
+        return run_directory(suite_results, self.env_id, self.optimizer, self.seed)
 
 
 @dataclass(frozen=True)

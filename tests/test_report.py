@@ -7,7 +7,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,9 +16,11 @@ import pandas as pd
 import pytest
 from rliable import metrics
 
+from bench import runner
 from bench.report import aggregate, scores
 from bench.report.bootstrap import interval_estimates
 from bench.report.normalization import atari_game, reference
+from bench.suites import RunSpec
 
 REPO = Path(__file__).resolve().parents[1]
 TIMING = sorted((REPO / "results" / "timing" / "amd-epyc-2cpu").glob("*.json"))[-1]
@@ -45,21 +46,8 @@ RUNS = [
 
 
 def train_command(suite: Path, env: str, optimizer: str, seed: int, steps: int, settings=()) -> list[str]:
-    out = suite / env.replace("/", "-") / optimizer / f"seed{seed}"
-    command = [
-        sys.executable,
-        "-m",
-        "bench",
-        "train",
-        "--env",
-        env,
-        "--optimizer",
-        optimizer,
-        "--seed",
-        str(seed),
-    ]
-    command += ["--steps", str(steps), "--device", "cpu", "--quiet", "--out", str(out)]
-    return command + [arg for setting in settings for arg in ("--set", setting)]
+    run = RunSpec(env, optimizer, seed, steps, tuple(settings))
+    return runner.train_command(run, run.directory(suite), "cpu")
 
 
 def make_report(cli, suite, results, out, *extra, reps=REPS):

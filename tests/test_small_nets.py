@@ -2,8 +2,8 @@
 
 import json
 
-from bench.results import read_run
-from bench.small_nets import Task, run_all, run_directory, summarize
+from bench.results import read_run, run_directory
+from bench.small_nets import Task, run_all, summarize
 
 TINY = {"CartPole-v1": Task(steps=480, threshold=15, fidelity_interval=1, settings=("net.hidden=16,16",))}
 
