@@ -12,11 +12,11 @@ from tqdm import tqdm
 from algorithms.config import ConfigError, RunConfig, parse_settings
 from algorithms.envs import DOMAINS, Episode
 from algorithms.optim import OPTIMIZERS
-from algorithms.presets import resolve_config
-from algorithms.training import train
 from bench import PROG, report_command, run_command, timing_command
 from bench.provenance import provenance
 from bench.results import RunWriter
+from bench.sb3_reference import ALGORITHMS, REFERENCE_DOMAINS, ReferenceConfig
+from bench.trainers import RUN_OPTIMIZERS, resolve_run, train_run
 
 EXAMPLE_ENVS = {
     "atari": "ALE/<Game>-v5 or <Game>NoFrameskip-v4, e.g. ALE/Pong-v5, BreakoutNoFrameskip-v4 "
@@ -48,12 +48,12 @@ class ProgressBar:
         self.bar.close()
 
 
-def run_training(config: RunConfig, out: Path, show_progress: bool) -> str:
+def run_training(config: RunConfig | ReferenceConfig, out: Path, show_progress: bool) -> str:
     """Train one run into ``out``; returns its final state. Failures are recorded, never lost."""
     writer = RunWriter(out, config, provenance())
     logger = ProgressBar(writer, config.steps, show_progress)
     try:
-        result = train(config, logger)
+        result = train_run(config, logger)
     except Exception as error:  # a run that crashes is recorded as failed, with the reason
         writer.finish("failed", f"{type(error).__name__}: {error}")
         raise
@@ -67,7 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if (out / "status.json").exists() and not args.force:
         raise ConfigError(f"run directory {str(out)!r} already holds a run; pass --force to overwrite it")
-    config = resolve_config(
+    config = resolve_run(
         args.env,
         args.optimizer,
         args.steps,
@@ -94,7 +94,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     print("optimizers:")
     for entry in OPTIMIZERS.values():
-        print(f"  {entry.name:<6} {entry.summary} [{', '.join(entry.presets)}]")
+        print(f"  {entry.name:<7} {entry.summary} [{', '.join(entry.presets)}]")
+    for name, algorithm in ALGORITHMS.items():
+        summary = f"Stable-Baselines3's {algorithm} with its defaults (a reference)"
+        print(f"  {name:<7} {summary} [{', '.join(REFERENCE_DOMAINS)}]")
     print("envs:")
     for domain in DOMAINS:
         print(f"  {domain:<8} {EXAMPLE_ENVS[domain]}")
@@ -107,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train_cmd = commands.add_parser("train", help="train one run into a run directory")
     train_cmd.add_argument("--env", required=True, help="Gymnasium id, e.g. CartPole-v1, ALE/Pong-v5")
-    train_cmd.add_argument("--optimizer", required=True, help=f"one of: {', '.join(OPTIMIZERS)}")
+    train_cmd.add_argument("--optimizer", required=True, help=f"one of: {', '.join(RUN_OPTIMIZERS)}")
     train_cmd.add_argument("--steps", required=True, type=int, help="env steps (agent steps, not frames)")
     train_cmd.add_argument("--seed", type=int, default=0)
     train_cmd.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -2,7 +2,8 @@
 
 A run directory holds:
 
-- ``config.json``: the resolved config (``RunConfig.to_dict()``) and ``provenance``.
+- ``config.json``: the resolved config (``RunConfig.to_dict()``, or ``ReferenceConfig.to_dict()`` for a
+  Stable-Baselines3 reference run) and ``provenance``.
 - ``progress.csv``: one row per update (``REQUIRED_PROGRESS_COLUMNS`` and every optimizer stat).
 - ``episodes.csv``: one row per finished episode: ``env_steps`` (when it ended), ``return`` (raw), ``length``.
 - ``status.json``: ``{"state": "running"|"done"|"diverged"|"failed", "error": str|null, "env_steps": int}``.
@@ -29,6 +30,7 @@ import pandas as pd
 
 from algorithms.config import RunConfig
 from algorithms.envs import Episode
+from bench.sb3_reference import ReferenceConfig
 
 STATES = ("running", "done", "diverged", "failed")
 REQUIRED_PROGRESS_COLUMNS = (
@@ -84,7 +86,11 @@ class RunWriter:
     """
 
     def __init__(
-        self, run_dir: Path, config: RunConfig, provenance: dict[str, Any], flush_every_s: float = 10.0
+        self,
+        run_dir: Path,
+        config: RunConfig | ReferenceConfig,
+        provenance: dict[str, Any],
+        flush_every_s: float = 10.0,
     ):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)

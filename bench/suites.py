@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from algorithms.config import ConfigError, parse_settings
-from algorithms.presets import resolve_config
 from bench.results import run_directory
+from bench.trainers import resolve_run
 
 SUITES_DIR = Path(__file__).with_name("suites")
 SUITE_KEYS = ("description", "seeds", "settings", "tasks")
@@ -120,7 +120,7 @@ def load_suite(name: str) -> Suite:
         )
         for optimizer in optimizers:
             try:
-                resolve_config(env_id, optimizer, steps, device="cpu", overrides=parse_settings(settings))
+                resolve_run(env_id, optimizer, steps, device="cpu", overrides=parse_settings(settings))
             except ConfigError as error:
                 raise ConfigError(f"{where}: {error}") from None
             runs += [RunSpec(env_id, optimizer, seed, steps, settings) for seed in task_seeds]

@@ -30,7 +30,7 @@ seeds = [1]
 
 def test_the_shipped_suites_load_with_their_runs():
     counts = {name: len(load_suite(name).runs) for name in available()}
-    assert counts == {"atari-10m": 36, "mujoco-1m": 120, "small-nets": 50, "smoke": 26}
+    assert counts == {"atari-10m": 36, "mujoco-1m": 200, "small-nets": 70, "smoke": 34}
     smoke = load_suite("smoke")
     assert {(r.env_id, r.optimizer) for r in smoke.runs if r.env_id == "ALE/Pong-v5"} == {
         ("ALE/Pong-v5", name) for name in ("sgd", "acktr", "kfac")
@@ -60,6 +60,10 @@ def task(env="CartPole-v1", optimizers='["sgd"]', extra=""):
             "[[tasks]] 1: optimizer 'ng' does not apply to atari",
         ),
         (HEAD + task(optimizers='["adam"]'), "[[tasks]] 1: unknown optimizer 'adam'"),
+        (
+            HEAD + task(env="ALE/Pong-v5", optimizers='["sb3-a2c"]'),
+            "[[tasks]] 1: optimizer 'sb3-a2c' does not apply to atari",
+        ),
         (HEAD + 'settings = ["nope=1"]\n' + task(), "[[tasks]] 1: unknown setting 'nope'"),
         ('description = "x\n', "not valid TOML"),
     ],

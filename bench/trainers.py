@@ -1,0 +1,40 @@
+"""One entry for every optimizer name a run can have: ours (``algorithms.optim``) train through
+``algorithms.training``, the Stable-Baselines3 references (``sb3-a2c``, ``sb3-ppo``) through
+``bench.sb3_reference``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from algorithms.config import ConfigError, RunConfig
+from algorithms.optim import OPTIMIZERS
+from algorithms.presets import resolve_config
+from algorithms.training import RunLogger, TrainResult, train
+from bench.sb3_reference import ALGORITHMS, ReferenceConfig, resolve_reference, train_reference
+
+RUN_OPTIMIZERS = (*OPTIMIZERS, *ALGORITHMS)
+
+
+def resolve_run(
+    env_id: str,
+    optimizer: str,
+    steps: int,
+    seed: int = 0,
+    device: str = "auto",
+    num_envs: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> RunConfig | ReferenceConfig:
+    """The complete config of one run of any optimizer; raises :class:`ConfigError` on bad input."""
+    if optimizer in ALGORITHMS:
+        return resolve_reference(env_id, optimizer, steps, seed, device, num_envs, overrides)
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {optimizer!r}; accepted: {', '.join(RUN_OPTIMIZERS)}")
+    return resolve_config(env_id, optimizer, steps, seed, device, num_envs, overrides)
+
+
+def train_run(config: RunConfig | ReferenceConfig, logger: RunLogger | None = None) -> TrainResult:
+    """Train one run as its config says (see :func:`algorithms.training.train`)."""
+    if isinstance(config, ReferenceConfig):
+        return train_reference(config, logger)
+    return train(config, logger)
