@@ -12,8 +12,10 @@ from pathlib import Path
 
 from algorithms.config import ConfigError
 from bench.report.build import build_report
-from bench.runner import parse_only, run_local, run_state, select_runs, summary_line
+from bench.runner import local_backend, parse_only, run_state, run_sweep, select_runs, summary_line
 from bench.suites import available, load_suite
+
+BACKENDS = ("local", "ray")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -26,11 +28,25 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("suite", help=f"one of: {', '.join(available())}, or a path to a suite .toml file")
     parser.add_argument("--results", default="results", help="results directory (default: results)")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="runs at a time (default: the core count)"
+        "--backend",
+        default="local",
+        help="local: processes on this machine (default); ray: Ray tasks (on --ray-address, or a Ray "
+        "instance started here)",
+    )
+    parser.add_argument(
+        "--ray-address", help="address of an existing Ray cluster to join (auto: the one on this machine)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="runs at a time (default: the cores here, or the Ray cluster's CPUs)",
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument(
         "--only", help="filters KEY=VALUE,… with KEY env, optimizer or seed (repeat a key for any of)"
+    )
+    parser.add_argument(
+        "--redo", action="store_true", help="run every selected run again, even those done or diverged"
     )
     parser.add_argument("--dry-run", action="store_true", help="list the runs and their states, run nothing")
     parser.add_argument("--report", action="store_true", help="then write REPORTS/SUITE/index.html")
@@ -40,7 +56,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
-    if args.workers < 1:
+    if args.backend not in BACKENDS:
+        raise ConfigError(f"bad --backend {args.backend!r}; accepted: {', '.join(BACKENDS)}")
+    if args.ray_address and args.backend != "ray":
+        raise ConfigError(f"--ray-address {args.ray_address!r} needs --backend ray")
+    if args.workers is not None and args.workers < 1:
         raise ConfigError(f"bad --workers {args.workers}; accepted: a positive number of runs at a time")
     if args.device not in ("cpu", "cuda"):
         raise ConfigError(f"bad --device {args.device!r}; accepted: cpu, cuda")
@@ -52,7 +72,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{run.env_id:<22} {run.optimizer:<7} seed {run.seed:<3} {run.steps:>10,} steps  {state}")
         print(f"{len(runs)} runs of suite {suite.name}")
         return 0
-    states = run_local(runs, suite_results, args.workers, args.device)
+    if args.backend == "ray":
+        from bench.ray_backend import ray_backend
+
+        backend = ray_backend(args.ray_address, args.workers, args.device)
+    else:
+        backend = local_backend(args.workers or os.cpu_count() or 1, args.device)
+    with backend as submit:
+        states = run_sweep(runs, suite_results, submit, redo=args.redo)
     print(f"suite {suite.name}: {summary_line(states)}")
     if args.report:
         report = build_report(suite.name, Path(args.results), Path(args.reports))

@@ -1,9 +1,12 @@
 """Running a suite: every run is its own ``acktr-bench train`` process writing its own run
-directory, ``workers`` at a time, so a run that crashes or is killed touches no other run's files.
+directory, so a run that crashes or is killed touches no other run's files. A backend starts
+them: :func:`local_backend` (``workers`` at a time on this machine) or
+:func:`bench.ray_backend.ray_backend` (Ray tasks).
 
 Resume: a run whose directory already says ``done`` or ``diverged`` (an outcome) is kept; any
 other (``running`` when its process was killed, ``failed``, or never started) is run again from
-the start. A failed or diverged run is recorded by the run itself, and the sweep goes on.
+the start. A failed or diverged run is recorded by the run itself (or, when its task died
+before the run could, by the sweep), and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
 
 from algorithms.config import ConfigError
+from bench.results import write_json
 from bench.suites import RunSpec, Suite
 
 KEPT_STATES = ("done", "diverged")
@@ -82,42 +88,85 @@ def train_one(run: RunSpec, directory: Path, device: str, threads: int) -> str:
     return state if state in ("done", "diverged", "failed") else "failed"
 
 
-def run_local(
-    runs: list[RunSpec], suite_results: Path, workers: int, device: str, show_progress: bool = True
+Submit = Callable[[RunSpec, Path], Future]
+"""Starts one run (its spec and directory) somewhere; the future's result is the state it ended in."""
+
+
+def _started(directory: Path, since: float) -> bool:
+    """Whether the run wrote its ``status.json`` at or after ``since`` (a ``time.time()``)."""
+    try:
+        return (directory / "status.json").stat().st_mtime >= since
+    except OSError:
+        return False
+
+
+def _ended_state(future: Future) -> tuple[str, str | None]:
+    """A finished run's state, and why its task failed when it raised (never re-raised: one run's
+    failure does not end the sweep)."""
+    try:
+        return future.result(), None
+    except Exception as error:
+        return "failed", f"{type(error).__name__}: {error}".splitlines()[0]
+
+
+def _record_failure(directory: Path, error: str) -> None:
+    """Marks a run ``failed`` whose task died before it could record an end state itself."""
+    status = _status(directory)
+    if status.get("state") not in ("done", "diverged", "failed"):
+        directory.mkdir(parents=True, exist_ok=True)
+        write_json(
+            directory / "status.json",
+            {"state": "failed", "error": error, "env_steps": status.get("env_steps", 0)},
+        )
+
+
+def run_sweep(
+    runs: list[RunSpec], suite_results: Path, submit: Submit, redo: bool = False, show_progress: bool = True
 ) -> Counter:
-    """Every run not kept from before, ``workers`` at a time; returns the count of each end state
-    (``kept`` for the runs skipped). One progress bar for the sweep: env steps of all runs, runs
-    done / running / failed, env steps per second and the time left."""
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    """Every run not kept from before (every run with ``redo``), started through ``submit``;
+    returns the count of each end state (``kept`` for the runs skipped). One progress bar for the
+    sweep: env steps of all runs, runs done / diverged / failed / running, env steps per second
+    and the time left."""
     directories = {run: run.directory(suite_results) for run in runs}
-    todo = [run for run in runs if run_state(directories[run]) not in KEPT_STATES]
+    todo = [run for run in runs if redo or run_state(directories[run]) not in KEPT_STATES]
     states = Counter({"kept": len(runs) - len(todo)})
     bar = tqdm(
         total=sum(run.steps for run in todo), unit="step", unit_scale=True, disable=not show_progress or None
     )
-    with ThreadPoolExecutor(workers) as pool:
-        futures: dict[RunSpec, Future] = {
-            run: pool.submit(train_one, run, directories[run], device, threads) for run in todo
-        }
-        finished: set[RunSpec] = set()
-        while len(finished) < len(todo):
-            time.sleep(1.0)
-            for run, future in futures.items():
-                if run not in finished and future.done():
-                    finished.add(run)
-                    state = future.result()
-                    states[state] += 1
-                    bar.write(f"{run.env_id} {run.optimizer} seed {run.seed}: {state}")
-            running = [run for run in todo if futures[run].running()]
-            progress = (int(_status(directories[run]).get("env_steps") or 0) for run in running)
-            steps = sum(run.steps for run in finished) + sum(progress)
-            bar.update(max(0, steps - bar.n))
-            bar.set_postfix_str(
-                f"runs done {states['done']} / diverged {states['diverged']} / failed {states['failed']}"
-                f" / running {len(running)} of {len(todo)}",
-            )
+    since = time.time()
+    futures = {run: submit(run, directories[run]) for run in todo}
+    finished: set[RunSpec] = set()
+    while len(finished) < len(todo):
+        time.sleep(1.0)
+        for run, future in futures.items():
+            if run not in finished and future.done():
+                finished.add(run)
+                state, error = _ended_state(future)
+                if error:
+                    _record_failure(directories[run], error)
+                states[state] += 1
+                bar.write(
+                    f"{run.env_id} {run.optimizer} seed {run.seed}: {state}"
+                    + (f" ({error})" if error else "")
+                )
+        running = [run for run in todo if run not in finished and _started(directories[run], since)]
+        progress = (min(run.steps, int(_status(directories[run]).get("env_steps") or 0)) for run in running)
+        steps = sum(run.steps for run in finished) + sum(progress)
+        bar.update(max(0, steps - bar.n))
+        bar.set_postfix_str(
+            f"runs done {states['done']} / diverged {states['diverged']} / failed {states['failed']}"
+            f" / running {len(running)} of {len(todo)}",
+        )
     bar.close()
     return states
+
+
+@contextmanager
+def local_backend(workers: int, device: str) -> Iterator[Submit]:
+    """Runs on this machine, ``workers`` at a time, each with an equal share of the cores."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ThreadPoolExecutor(workers) as pool:
+        yield lambda run, directory: pool.submit(train_one, run, directory, device, threads)
 
 
 def summary_line(states: Counter) -> str:

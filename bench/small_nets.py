@@ -13,8 +13,8 @@ a time with one thread each. A run that ended (``done`` or ``diverged``) is kept
 interrupted sweep resumes; a failed or diverged run is recorded by the run itself and does
 not stop the others.
 
-Run: ``python -m bench.small_nets run results/small-nets`` (then the table alone:
-``python -m bench.small_nets summary results/small-nets``).
+Run: ``python -m bench.small_nets run results/fidelity`` (then the table alone:
+``python -m bench.small_nets summary results/fidelity``).
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def _steps(value: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("run", "summary"))
-    parser.add_argument("out", nargs="?", default="results/small-nets", help="directory of the runs")
+    parser.add_argument("out", nargs="?", default="results/fidelity", help="directory of the runs")
     parser.add_argument("--optimizers", default=",".join(OPTIMIZERS))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +155,78 @@ def test_a_failed_run_is_recorded_and_the_sweep_goes_on(cli, tmp_path):
     assert "dense Fisher" in (tmp_path / "mixed" / "CartPole-v1" / "ng" / "seed0" / "train.log").read_text()
     runs = (tmp_path / "mixed" / "runs.csv").read_text()
     assert "CartPole-v1/ng/seed0" in runs and "failed" in runs
+
+
+RAY_SUITE = """description = "one run of ours and one reference"
+seeds = [0]
+
+[[tasks]]
+env = "CartPole-v1"
+steps = {steps}
+optimizers = ["sgd", "sb3-a2c"]
+"""
+
+
+def test_the_ray_backend_runs_a_sweep_on_a_local_ray_instance(cli, tmp_path):
+    suite = tmp_path / "pair.toml"
+    suite.write_text(RAY_SUITE.format(steps=2_000))
+    args = ("run", str(suite), "--results", str(tmp_path / "results"), "--backend", "ray", "--workers", "2")
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert "suite pair: 2 done" in done.stdout
+    for optimizer in ("sgd", "sb3-a2c"):
+        record = read_run(tmp_path / "results" / "pair" / "CartPole-v1" / optimizer / "seed0")
+        assert record.status["state"] == "done" and record.progress["env_steps"].iloc[-1] == 2_000
+    again = cli(*args, check=True)
+    assert "suite pair: 2 kept" in again.stdout
+
+
+def _train_process(run_dir):
+    """(pid, parent pid) of the ``acktr-bench train`` process writing ``run_dir``, or None."""
+    for entry in os.listdir("/proc"):
+        try:
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        if b"train" in command and str(run_dir).encode() in command:
+            parent = next(line for line in status.splitlines() if line.startswith("PPid:"))
+            return int(entry), int(parent.split()[1])
+    return None
+
+
+def test_a_ray_task_whose_worker_is_killed_is_retried(cli, tmp_path):
+    """The Ray worker running a task (and its run) is killed with SIGKILL mid-run; Ray runs the
+    task again and the sweep ends with the run done."""
+    suite = tmp_path / "pair.toml"
+    suite.write_text(RAY_SUITE.format(steps=20_000).replace('"sgd", ', ""))
+    run_dir = tmp_path / "results" / "pair" / "CartPole-v1" / "sb3-a2c" / "seed0"
+    sweep = subprocess.Popen(
+        [cli.executable, "run", str(suite), "--results", str(tmp_path / "results"), "--backend", "ray"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (run_dir / "progress.csv").exists():
+        time.sleep(0.2)
+    process = _train_process(run_dir)
+    assert process is not None, "no train process found"
+    for pid in reversed(process):
+        os.kill(pid, signal.SIGKILL)
+    killed_at = time.time()
+    out, err = sweep.communicate(timeout=600)
+    assert sweep.returncode == 0, err
+    assert "suite pair: 1 done" in out
+    assert (run_dir / "config.json").stat().st_mtime > killed_at
+    record = read_run(run_dir)
+    assert record.status["state"] == "done" and record.progress["env_steps"].iloc[-1] == 20_000
+
+
+def test_bad_backend_options_are_one_line(cli):
+    for args, message in (
+        (["--backend", "slurm"], "bad --backend 'slurm'; accepted: local, ray"),
+        (["--ray-address", "auto"], "--ray-address 'auto' needs --backend ray"),
+    ):
+        done = cli("run", "smoke", *args, "--dry-run")
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr
