@@ -29,6 +29,7 @@ from bench.results import write_json
 from bench.suites import RunSpec, Suite
 
 KEPT_STATES = ("done", "diverged")
+END_STATES = (*KEPT_STATES, "failed")
 FILTER_KEYS = ("env", "optimizer", "seed")
 
 
@@ -85,7 +86,7 @@ def train_one(run: RunSpec, directory: Path, device: str, threads: int) -> str:
             train_command(run, directory, device), env=environment, stdout=log, stderr=log, check=False
         )
     state = run_state(directory)
-    return state if state in ("done", "diverged", "failed") else "failed"
+    return state if state in END_STATES else "failed"
 
 
 Submit = Callable[[RunSpec, Path], Future]
@@ -112,7 +113,7 @@ def _ended_state(future: Future) -> tuple[str, str | None]:
 def _record_failure(directory: Path, error: str) -> None:
     """Marks a run ``failed`` whose task died before it could record an end state itself."""
     status = _status(directory)
-    if status.get("state") not in ("done", "diverged", "failed"):
+    if status.get("state") not in END_STATES:
         directory.mkdir(parents=True, exist_ok=True)
         write_json(
             directory / "status.json",
@@ -171,5 +172,5 @@ def local_backend(workers: int, device: str) -> Iterator[Submit]:
 
 def summary_line(states: Counter) -> str:
     """The end states of a sweep in one line, e.g. ``10 done, 1 diverged, 4 kept``."""
-    parts = [f"{states[key]} {key}" for key in ("done", "diverged", "failed", "kept") if states[key]]
+    parts = [f"{states[key]} {key}" for key in (*END_STATES, "kept") if states[key]]
     return ", ".join(parts) or "no runs"

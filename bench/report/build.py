@@ -434,7 +434,7 @@ def build_report(
                 ),
             ],
             ignore_index=True,
-        ),
+        ).astype({"seed": "Int64", "env_steps": "Int64", "budget": "Int64", "cores": "Int64"}),
         "run_scores": run_scores,
         "task_summary": summary,
         "curves": pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
