@@ -208,8 +208,8 @@ def test_a_ray_task_whose_worker_is_killed_is_retried(cli, tmp_path):
         text=True,
     )
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not (run_dir / "progress.csv").exists():
-        time.sleep(0.2)
+    while time.monotonic() < deadline and not (run_dir / "config.json").exists():
+        time.sleep(0.1)
     process = _train_process(run_dir)
     assert process is not None, "no train process found"
     for pid in reversed(process):
