@@ -32,7 +32,7 @@ def ray_backend(address: str | None, workers: int | None, device: str) -> Iterat
         import ray
     except ImportError:
         raise ConfigError(
-            "--backend ray needs Ray, which is not installed: pip install 'acktr-bench[ray]'"
+            "--backend ray needs Ray, which is not installed: pip install -e '.[ray]' in a checkout"
         ) from None
 
     ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
