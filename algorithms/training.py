@@ -51,6 +51,31 @@ def _explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
     return float(1.0 - (returns - values).var() / var_returns) if var_returns > 0 else math.nan
 
 
+def progress_columns(
+    env_steps: int,
+    updates: int,
+    episodes: int,
+    recent: deque[Episode],
+    wall_time_s: float,
+    rollout_time_s: float,
+    update_time_s: float,
+) -> dict[str, float]:
+    """The columns every ``progress.csv`` row starts with, after ``updates`` updates and
+    ``env_steps`` env steps: counts, times in seconds, and the mean raw return and length of the
+    ``recent`` episodes (the last ``RETURN_WINDOW``; NaN before the first one ends)."""
+    return {
+        "env_steps": env_steps,
+        "updates": updates,
+        "wall_time_s": wall_time_s,
+        "episodes": episodes,
+        "return_mean": float(np.mean([e.raw_return for e in recent])) if recent else math.nan,
+        "length_mean": float(np.mean([e.length for e in recent])) if recent else math.nan,
+        "rollout_time_s": rollout_time_s,
+        "update_time_s": update_time_s,
+        "steps_per_s": env_steps / wall_time_s,
+    }
+
+
 def _stop_reached(recent: deque[Episode], stop: StopConfig) -> bool:
     """Whether the last ``stop.window`` episodes of ``recent`` (all there) reach ``stop.return_mean``."""
     if len(recent) < stop.window:
@@ -141,15 +166,15 @@ def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
             episodes += len(finished)
             recent.extend(finished)
             row = {
-                "env_steps": env_steps,
-                "updates": update,
-                "wall_time_s": update_done - start,
-                "episodes": episodes,
-                "return_mean": float(np.mean([e.raw_return for e in recent])) if recent else math.nan,
-                "length_mean": float(np.mean([e.length for e in recent])) if recent else math.nan,
-                "rollout_time_s": rollout_done - tick,
-                "update_time_s": update_done - rollout_done,
-                "steps_per_s": env_steps / (update_done - start),
+                **progress_columns(
+                    env_steps,
+                    update,
+                    episodes,
+                    recent,
+                    wall_time_s=update_done - start,
+                    rollout_time_s=rollout_done - tick,
+                    update_time_s=update_done - rollout_done,
+                ),
                 **terms,
                 "explained_variance": _explained_variance(rollout.values.flatten(), returns.flatten()),
                 **stats,

@@ -29,7 +29,7 @@ from typing import Any
 from algorithms.config import RETURN_WINDOW, ConfigError
 from algorithms.envs import Episode, env_domain
 from algorithms.presets import DOMAIN_PRESETS, resolve_device
-from algorithms.training import RunLogger, TrainResult
+from algorithms.training import RunLogger, TrainResult, progress_columns
 
 ALGORITHMS = {"sb3-a2c": "A2C", "sb3-ppo": "PPO"}
 REFERENCE_DOMAINS = ("classic", "mujoco")
@@ -202,15 +202,15 @@ def _row_callback(logger: RunLogger | None, start: float):
             self.recent.extend(self.finished)
             statistics = _logged_statistics(self.model.logger.name_to_value)
             row = {
-                "env_steps": self.num_timesteps,
-                "updates": self.updates,
-                "wall_time_s": now - start,
-                "episodes": self.episodes,
-                "return_mean": _mean([e.raw_return for e in self.recent]),
-                "length_mean": _mean([e.length for e in self.recent]),
-                "rollout_time_s": self.rollout_ended - self.rollout_started,
-                "update_time_s": now - self.rollout_ended,
-                "steps_per_s": self.num_timesteps / (now - start),
+                **progress_columns(
+                    self.num_timesteps,
+                    self.updates,
+                    self.episodes,
+                    self.recent,
+                    wall_time_s=now - start,
+                    rollout_time_s=self.rollout_ended - self.rollout_started,
+                    update_time_s=now - self.rollout_ended,
+                ),
                 **statistics,
             }
             if logger is not None:
@@ -222,10 +222,6 @@ def _row_callback(logger: RunLogger | None, start: float):
                 self.diverged = f"non-finite {', '.join(bad)} at update {self.updates}"
 
     return RowCallback()
-
-
-def _mean(values: list[float]) -> float:
-    return float(sum(values) / len(values)) if values else math.nan
 
 
 def train_reference(config: ReferenceConfig, logger: RunLogger | None = None) -> TrainResult:
