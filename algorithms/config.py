@@ -21,6 +21,12 @@ class ConfigError(ValueError):
     """A bad setting; the message is one line naming the value and what is accepted."""
 
 
+def require_positive(key: str, value: int) -> None:
+    """Raise :class:`ConfigError` naming ``key`` unless ``value`` is a positive integer."""
+    if value <= 0:
+        raise ConfigError(f"bad value {value!r} for {key}: expected a positive integer")
+
+
 DEFAULT_MAX_PARAMS = 20_000
 """Largest net (trainable parameters) whose dense P×P Fisher is built by default."""
 
@@ -290,8 +296,7 @@ _RANGES = (
 
 def validate(config: RunConfig) -> None:
     """Range checks that cannot be expressed as a type; raises :class:`ConfigError`."""
-    if config.steps <= 0:
-        raise ConfigError(f"bad value {config.steps!r} for steps: expected a positive integer")
+    require_positive("steps", config.steps)
     for keys, is_valid, accepted in _RANGES:
         for key in keys:
             section, name = key.split(".")

@@ -19,7 +19,7 @@ import numpy as np
 from ale_py.vector_env import AtariVectorEnv
 from gymnasium.vector import AutoresetMode
 
-from algorithms.config import ConfigError, EnvConfig
+from algorithms.config import ConfigError, EnvConfig, require_positive
 
 gym.register_envs(ale_py)
 
@@ -272,8 +272,7 @@ def make_env(env_id: str, num_envs: int, seed: int, config: EnvConfig | None = N
     Raises :class:`ConfigError` for an unknown or unsupported id.
     """
     config = config or EnvConfig()
-    if num_envs <= 0:
-        raise ConfigError(f"bad value {num_envs!r} for num_envs: expected a positive integer")
+    require_positive("num_envs", num_envs)
     if env_domain(env_id) == "atari":
         return AtariEnv(gym.spec(env_id).kwargs["game"], num_envs, seed, config)
     return GymEnv(env_id, num_envs, seed, config)

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from algorithms.config import RETURN_WINDOW, ConfigError
+from algorithms.config import RETURN_WINDOW, ConfigError, require_positive
 from algorithms.envs import Episode, env_domain
 from algorithms.presets import DOMAIN_PRESETS, resolve_device
 from algorithms.training import RunLogger, TrainResult, progress_columns
@@ -127,11 +127,10 @@ def resolve_reference(
             f"settings do not apply to {name!r} (it trains with Stable-Baselines3's defaults): "
             f"{', '.join(overrides)}"
         )
-    if steps <= 0:
-        raise ConfigError(f"bad value {steps!r} for steps: expected a positive integer")
+    require_positive("steps", steps)
     default_envs = DOMAIN_PRESETS[domain]["rollout.num_envs"] if name == "sb3-a2c" else _PPO_ENVS
-    if num_envs is not None and num_envs <= 0:
-        raise ConfigError(f"bad value {num_envs!r} for num_envs: expected a positive integer")
+    if num_envs is not None:
+        require_positive("num_envs", num_envs)
     return ReferenceConfig(
         env_id=env_id,
         optimizer_name=name,
