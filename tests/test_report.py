@@ -20,7 +20,7 @@ from bench import runner
 from bench.report import aggregate, scores
 from bench.report.bootstrap import interval_estimates
 from bench.report.normalization import atari_game, reference
-from bench.suites import RunSpec
+from bench.suites import RunSpec, load_suite
 
 REPO = Path(__file__).resolve().parents[1]
 TIMING = sorted((REPO / "results" / "timing" / "amd-epyc-2cpu").glob("*.json"))[-1]
@@ -102,6 +102,22 @@ def test_every_run_is_listed_with_its_state_and_only_finished_runs_are_scored(re
     for run in ("CartPole-v1/sgd/seed2", "CartPole-v1/ng/seed0", "CartPole-v1/kfac/seed0"):
         assert run in page
     assert "non-finite loss" in page and "dense Fisher of 134915 parameters" in page
+
+
+def test_a_defined_suite_with_runs_missing_is_labelled_partial(cli, results, report, tmp_path):
+    """Results named after a suite in bench/suites are checked against its runs: those with no
+    directory are listed as not started and the headline says the results are partial."""
+    shutil.copytree(results / "mini", tmp_path / "smoke")
+    planned = {run.directory(tmp_path / "smoke") for run in load_suite("smoke").runs}
+    expected = {d.relative_to(tmp_path / "smoke").as_posix() for d in planned if not d.exists()}
+    assert len(expected) == 25
+    assert make_report(cli, "smoke", tmp_path, tmp_path / "out", "--timing", str(TIMING)).returncode == 0
+    runs = pd.read_csv(tmp_path / "out" / "smoke" / "runs.csv")
+    assert set(runs.loc[runs["state"] == "not started", "run"]) == expected
+    assert runs.loc[runs["run"] == "ALE-Pong-v5/acktr/seed1", "budget"].item() == 10_240
+    page = (tmp_path / "out" / "smoke" / "index.html").read_text()
+    assert "Partial results: 25 runs of suite smoke have not started" in page
+    assert "Partial results" not in (report / "index.html").read_text()
 
 
 def test_the_page_is_self_contained_with_every_section(report):

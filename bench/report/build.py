@@ -23,6 +23,7 @@ from bench.report.normalization import reference
 from bench.report.page import Table, render
 from bench.report.reproduction import reproduction_table
 from bench.results import STATES, write_atomic
+from bench.suites import available, load_suite
 from bench.timing_results import iteration_costs, machine_id, read_timing, update_ratios
 
 REPORT_PACKAGES = ("rliable", "arch", "seaborn", "matplotlib", "pandas", "jinja2")
@@ -76,7 +77,23 @@ def latest_timing(results_root: Path, sweep: Sweep) -> Path | None:
     return saved[-1] if saved else None
 
 
-def _status_section(sweep: Sweep) -> dict[str, Any]:
+def not_started(sweep: Sweep, suite_results: Path) -> pd.DataFrame:
+    """The runs ``bench/suites/SUITE.toml`` defines that have no run directory under
+    ``suite_results``, one row each (run, task, optimizer, seed, state "not started", budget); no
+    rows when the results are not those of a defined suite."""
+    columns = ["run", "task", "optimizer", "seed", "state", "budget"]
+    if sweep.suite not in available():
+        return pd.DataFrame(columns=columns)
+    present = set(sweep.runs["run"]) | {run for run, _ in sweep.unreadable}
+    rows = []
+    for run in load_suite(sweep.suite).runs:
+        name = run.directory(suite_results).relative_to(suite_results).as_posix()
+        if name not in present:
+            rows.append([name, run.env_id, run.optimizer, run.seed, "not started", run.steps])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _status_section(sweep: Sweep, missing: pd.DataFrame) -> dict[str, Any]:
     counts = Counter(sweep.runs["state"])
     others = sweep.runs[sweep.runs["state"] != "done"]
     rows = [
@@ -84,7 +101,7 @@ def _status_section(sweep: Sweep) -> dict[str, Any]:
     ] + [[run, "unreadable", "", reason] for run, reason in sweep.unreadable]
     return {
         "counts": [(state, counts.get(state, 0)) for state in STATES]
-        + [("unreadable", len(sweep.unreadable))],
+        + [("unreadable", len(sweep.unreadable)), ("not started", len(missing))],
         "table": Table(["run", "state", "env steps / budget", "error"], rows),
     }
 
@@ -355,12 +372,26 @@ def _metadata(sweep: Sweep, results: Path, reps: int) -> tuple[Table, Table]:
     return Table(["", ""], rows), seeds
 
 
+def _partial_line(sweep: Sweep, missing: pd.DataFrame) -> str:
+    by_task = missing.groupby("task", sort=False).size()
+    return (
+        f"Partial results: {len(missing)} runs of suite {sweep.suite} have not started ("
+        + ", ".join(f"{task} {n}" for task, n in by_task.items())
+        + "); every estimate below covers only the runs present. runs.csv lists the runs not started."
+    )
+
+
 def _headline(
-    sweep: Sweep, aggregates: list[dict], frames: dict[str, pd.DataFrame], summaries: pd.DataFrame
+    sweep: Sweep,
+    missing: pd.DataFrame,
+    aggregates: list[dict],
+    frames: dict[str, pd.DataFrame],
+    summaries: pd.DataFrame,
 ) -> list[str]:
-    """The page's first lines: the IQM of every optimizer and acktr's probability of improvement
-    over sgd, acktr's sample-efficiency ratios, and a warning when runs stopped early."""
-    lines = []
+    """The page's first lines: a warning when runs of the suite have not started, the IQM of every
+    optimizer and acktr's probability of improvement over sgd, acktr's sample-efficiency ratios, and
+    a warning when runs stopped early."""
+    lines = [_partial_line(sweep, missing)] if len(missing) else []
     done = sweep.done()
     stopped = int((done["env_steps"] < done["budget"]).sum())
     if stopped:
@@ -407,6 +438,7 @@ def build_report(
     started = time.perf_counter()
     results, out = Path(results), Path(out) / suite
     sweep = load_sweep(results / suite, suite)
+    missing = not_started(sweep, results / suite)
     timing_file = timing_file or latest_timing(results, sweep)
     run_scores = scores.run_scores(sweep)
     task_sections, summaries, curves = [], [], []
@@ -420,7 +452,7 @@ def build_report(
     reproduction = reproduction_table(sweep, run_scores)
     metadata, seeds = _metadata(sweep, results / suite, reps)
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
-    status = _status_section(sweep)
+    status = _status_section(sweep, missing)
     tables = {
         "runs": pd.concat(
             [
@@ -432,6 +464,7 @@ def build_report(
                         "error": [e for _, e in sweep.unreadable],
                     }
                 ),
+                missing,
             ],
             ignore_index=True,
         ).astype({"seed": "Int64", "env_steps": "Int64", "budget": "Int64", "cores": "Int64"}),
@@ -452,7 +485,7 @@ def build_report(
     html = render(
         {
             "suite": sweep.suite,
-            "headline": _headline(sweep, aggregates, aggregate_frames, summary),
+            "headline": _headline(sweep, missing, aggregates, aggregate_frames, summary),
             "status": status,
             "tasks": task_sections,
             "aggregates": aggregates,
