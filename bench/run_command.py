@@ -1,16 +1,21 @@
 """``acktr-bench run SUITE``: every run of a suite, resumable, then optionally its report.
 
 Exit status: 0 when no run failed (a diverged run is an outcome, recorded like a finished one);
-1 when a run failed (recorded in its run directory, and the others went on); 2 on bad input.
+1 when a run failed (recorded in its run directory, and the others went on); 2 on bad input;
+143 when stopped by SIGTERM, which, like Ctrl-C, stops the runs it had running (run it again to
+redo them).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sys
 from pathlib import Path
 
 from algorithms.config import ConfigError
+from bench import PROG
 from bench.report.build import build_report
 from bench.runner import local_backend, parse_only, run_state, run_sweep, select_runs, summary_line
 from bench.suites import available, load_suite
@@ -54,6 +59,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=cmd_run)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """Turns SIGTERM into an exit that unwinds the backend, so it stops the runs it started."""
+    print(f"\n{PROG}: run stopped by SIGTERM; run the suite again to redo its runs", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     if args.backend not in BACKENDS:
@@ -79,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         backend = local_backend(args.workers or os.cpu_count() or 1, args.device)
     with backend as submit:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)  # set after ray.init, which sets its own
         states = run_sweep(runs, suite_results, submit, redo=args.redo)
     print(f"suite {suite.name}: {summary_line(states)}")
     if args.report:

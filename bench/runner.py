@@ -6,7 +6,8 @@ them: :func:`local_backend` (``workers`` at a time on this machine) or
 Resume: a run whose directory already says ``done`` or ``diverged`` (an outcome) is kept; any
 other (``running`` when its process was killed, ``failed``, or never started) is run again from
 the start. A failed or diverged run is recorded by the run itself (or, when its task died
-before the run could, by the sweep), and the sweep goes on.
+before the run could, by the sweep), and the sweep goes on. A local sweep that ends early (an
+error, Ctrl-C, SIGTERM) stops the runs it has running: they stay ``running``, to be redone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -76,14 +78,53 @@ def train_command(run: RunSpec, directory: Path, device: str) -> list[str]:
     return command + ["--out", str(directory), "--force", "--quiet"]
 
 
-def train_one(run: RunSpec, directory: Path, device: str, threads: int) -> str:
-    """Trains one run in its own process, its output in ``directory/train.log``; returns the state
-    it ended in (``failed`` if the process died before recording one)."""
+class RunProcesses:
+    """The ``acktr-bench train`` processes of one sweep, from any thread: :meth:`run` runs one to
+    its end; :meth:`stop` terminates those still running and refuses to start more."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self._stopped = False
+
+    def run(self, command: list[str], **popen_options) -> int:
+        """Runs ``command`` (``subprocess.Popen`` options) and returns its exit status."""
+        with self._lock:
+            if self._stopped:
+                raise RuntimeError("the sweep was stopped before this run started")
+            process = subprocess.Popen(command, **popen_options)
+            self._running.add(process)
+        try:
+            return process.wait()
+        finally:
+            with self._lock:
+                self._running.discard(process)
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """SIGTERM to every process still running, SIGKILL to those alive ``grace_s`` later."""
+        with self._lock:
+            self._stopped = True
+            running = list(self._running)
+        for process in running:
+            process.terminate()
+        for process in running:
+            try:
+                process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def train_one(
+    run: RunSpec, directory: Path, device: str, threads: int, processes: RunProcesses | None = None
+) -> str:
+    """Trains one run in its own process (one of ``processes`` when given), its output in
+    ``directory/train.log``; returns the state it ended in (``failed`` if the process died before
+    recording one)."""
     directory.mkdir(parents=True, exist_ok=True)
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     with open(directory / "train.log", "w") as log:
-        subprocess.run(
-            train_command(run, directory, device), env=environment, stdout=log, stderr=log, check=False
+        (processes or RunProcesses()).run(
+            train_command(run, directory, device), env=environment, stdout=log, stderr=log
         )
     state = run_state(directory)
     return state if state in END_STATES else "failed"
@@ -164,10 +205,16 @@ def run_sweep(
 
 @contextmanager
 def local_backend(workers: int, device: str) -> Iterator[Submit]:
-    """Runs on this machine, ``workers`` at a time, each with an equal share of the cores."""
+    """Runs on this machine, ``workers`` at a time, each with an equal share of the cores. On exit
+    (early, when the sweep raised) the runs not started are dropped and those running are stopped."""
     threads = max(1, (os.cpu_count() or 1) // workers)
+    processes = RunProcesses()
     with ThreadPoolExecutor(workers) as pool:
-        yield lambda run, directory: pool.submit(train_one, run, directory, device, threads)
+        try:
+            yield lambda run, directory: pool.submit(train_one, run, directory, device, threads, processes)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            processes.stop()
 
 
 def summary_line(states: Counter) -> str:

@@ -128,6 +128,32 @@ def test_a_sweep_killed_with_sigkill_resumes_keeping_finished_runs(cli, tmp_path
     assert _state(second) == "done" and read_run(second).progress["env_steps"].iloc[-1] >= 2_000
 
 
+def test_a_sweep_stopped_with_sigterm_stops_its_runs(cli, tmp_path):
+    """SIGTERM to the sweep alone (as ``kill``, ``timeout`` or a batch scheduler send it) stops its
+    running run, which stays ``running``, and starts no queued run."""
+    suite = tmp_path / "pair.toml"
+    suite.write_text(SUITE.format(first=5_000_000, second=5_000_000))
+    first, second = (tmp_path / "results" / "pair" / "CartPole-v1" / "sgd" / f"seed{s}" for s in (0, 1))
+    sweep = subprocess.Popen(
+        [cli.executable, "run", str(suite), "--results", str(tmp_path / "results"), "--workers", "1"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (first / "progress.csv").exists():
+        time.sleep(0.5)
+    train = _train_process(first)
+    assert train is not None and train[1] == sweep.pid
+    sweep.send_signal(signal.SIGTERM)
+    _, err = sweep.communicate(timeout=60)
+    assert sweep.returncode == 128 + signal.SIGTERM
+    assert err.strip().splitlines()[-1].startswith("acktr-bench: run stopped by SIGTERM")
+    assert _train_process(first) is None
+    assert _state(first) == "running" and not second.exists()
+
+
 def test_a_failed_run_is_recorded_and_the_sweep_goes_on(cli, tmp_path):
     suite = tmp_path / "mixed.toml"
     suite.write_text(
