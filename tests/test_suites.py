@@ -93,18 +93,34 @@ def _state(path):
     return json.loads((path / "status.json").read_text())["state"]
 
 
+def _start_sweep(cli, tmp_path, first_steps, second_steps, workers):
+    """Starts ``SUITE`` as ``pair`` in a session of its own, its stderr in ``tmp_path/sweep.err``;
+    returns the sweep process, the suite file and the two run directories (seed 0, seed 1)."""
+    suite = tmp_path / "pair.toml"
+    suite.write_text(SUITE.format(first=first_steps, second=second_steps))
+    first, second = (tmp_path / "results" / "pair" / "CartPole-v1" / "sgd" / f"seed{s}" for s in (0, 1))
+    with open(tmp_path / "sweep.err", "w") as err:
+        sweep = subprocess.Popen(
+            [
+                cli.executable,
+                "run",
+                str(suite),
+                "--results",
+                str(tmp_path / "results"),
+                "--workers",
+                str(workers),
+            ],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    return sweep, suite, first, second
+
+
 def test_a_sweep_killed_with_sigkill_resumes_keeping_finished_runs(cli, tmp_path):
     """A sweep is killed (runner and runs, SIGKILL) while one run is running; every file stays
     readable, and running the suite again keeps the finished run and redoes the other."""
-    suite = tmp_path / "pair.toml"
-    suite.write_text(SUITE.format(first=2_000, second=5_000_000))
-    first, second = (tmp_path / "results" / "pair" / "CartPole-v1" / "sgd" / f"seed{s}" for s in (0, 1))
-    sweep = subprocess.Popen(
-        [cli.executable, "run", str(suite), "--results", str(tmp_path / "results"), "--workers", "2"],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    sweep, suite, first, second = _start_sweep(cli, tmp_path, 2_000, 5_000_000, workers=2)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (
         (first / "status.json").exists() and _state(first) == "done" and (second / "progress.csv").exists()
@@ -131,24 +147,15 @@ def test_a_sweep_killed_with_sigkill_resumes_keeping_finished_runs(cli, tmp_path
 def test_a_sweep_stopped_with_sigterm_stops_its_runs(cli, tmp_path):
     """SIGTERM to the sweep alone (as ``kill``, ``timeout`` or a batch scheduler send it) stops its
     running run, which stays ``running``, and starts no queued run."""
-    suite = tmp_path / "pair.toml"
-    suite.write_text(SUITE.format(first=5_000_000, second=5_000_000))
-    first, second = (tmp_path / "results" / "pair" / "CartPole-v1" / "sgd" / f"seed{s}" for s in (0, 1))
-    sweep = subprocess.Popen(
-        [cli.executable, "run", str(suite), "--results", str(tmp_path / "results"), "--workers", "1"],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    sweep, _, first, second = _start_sweep(cli, tmp_path, 5_000_000, 5_000_000, workers=1)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (first / "progress.csv").exists():
         time.sleep(0.5)
     train = _train_process(first)
     assert train is not None and train[1] == sweep.pid
     sweep.send_signal(signal.SIGTERM)
-    _, err = sweep.communicate(timeout=60)
-    assert sweep.returncode == 128 + signal.SIGTERM
+    assert sweep.wait(timeout=60) == 128 + signal.SIGTERM
+    err = (tmp_path / "sweep.err").read_text()
     assert err.strip().splitlines()[-1].startswith("acktr-bench: run stopped by SIGTERM")
     assert _train_process(first) is None
     assert _state(first) == "running" and not second.exists()
