@@ -99,17 +99,10 @@ def _start_sweep(cli, tmp_path, first_steps, second_steps, workers):
     suite = tmp_path / "pair.toml"
     suite.write_text(SUITE.format(first=first_steps, second=second_steps))
     first, second = (tmp_path / "results" / "pair" / "CartPole-v1" / "sgd" / f"seed{s}" for s in (0, 1))
+    args = ["run", str(suite), "--results", str(tmp_path / "results"), "--workers", str(workers)]
     with open(tmp_path / "sweep.err", "w") as err:
         sweep = subprocess.Popen(
-            [
-                cli.executable,
-                "run",
-                str(suite),
-                "--results",
-                str(tmp_path / "results"),
-                "--workers",
-                str(workers),
-            ],
+            [cli.executable, *args],
             start_new_session=True,
             stdout=subprocess.DEVNULL,
             stderr=err,
