@@ -3,8 +3,9 @@
 Nothing here reads or writes suites, result files or reports.
 """
 
-from algorithms.config import ConfigError, RunConfig
+from algorithms.config import RunConfig
 from algorithms.envs import make_env
+from algorithms.errors import ConfigError
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import resolve_config
 from algorithms.training import TrainResult, train

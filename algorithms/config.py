@@ -12,13 +12,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A bad setting; the message is one line naming the value and what is accepted."""
+from algorithms.errors import ConfigError
 
 
 def require_positive(key: str, value: int) -> None:
@@ -31,37 +29,54 @@ DEFAULT_MAX_PARAMS = 20_000
 """Largest net (trainable parameters) whose dense P×P Fisher is built by default."""
 
 
-def _choices(*values: str) -> dict[str, tuple[str, ...]]:
+def choices(*values: str) -> dict[str, tuple[str, ...]]:
+    """Field metadata: the setting takes one of ``values``."""
     return {"choices": values}
+
+
+def accepts(is_valid: Callable[[Any], bool], accepted: str) -> dict[str, tuple[Callable[[Any], bool], str]]:
+    """Field metadata: :func:`validate` refuses a value for which ``is_valid`` is false, saying
+    that ``accepted`` is what the setting takes."""
+    return {"check": (is_valid, accepted)}
+
+
+POSITIVE = accepts(lambda value: value > 0, "a positive number")
+NON_NEGATIVE = accepts(lambda value: value >= 0, "a number ≥ 0")
+FRACTION = accepts(lambda value: 0.0 <= value <= 1.0, "a number in [0, 1]")
 
 
 @dataclass
 class EnvConfig:
     """How observations, rewards and episode ends are presented to the agent."""
 
-    protocol: str = field(default="paper", metadata=_choices("paper", "v5"))
+    protocol: str = field(default="paper", metadata=choices("paper", "v5"))
     """Atari: ``paper`` = Wu et al. 2017 / DQN (no sticky actions, up to 30 no-op starts);
     ``v5`` = ALE v5 (sticky actions 0.25, no no-op starts; Machado et al. 2018)."""
     episodic_life: bool = True
     """Atari: a lost life cuts the bootstrap during training; the game itself continues."""
     clip_rewards: bool = True
     """Atari: train on sign(reward). Logged episode returns are always raw game scores."""
-    max_episode_frames: int = 108_000
+    max_episode_frames: int = field(default=108_000, metadata=POSITIVE)
     """Atari: game truncation in emulator frames (30 minutes at 60 Hz)."""
     normalize_obs: bool = False
     """Running mean/std observation normalization (the MuJoCo preset turns it on)."""
-    obs_clip: float = 10.0
+    obs_clip: float = field(default=10.0, metadata=POSITIVE)
     """Normalized observations are clipped to [-obs_clip, obs_clip]."""
+    normalize_reward: bool = False
+    """Training rewards divided by the running standard deviation of the discounted return
+    (discount ``rollout.gamma``; the MuJoCo preset turns it on). Logged returns stay raw."""
+    reward_clip: float = field(default=10.0, metadata=POSITIVE)
+    """Normalized rewards are clipped to [-reward_clip, reward_clip]."""
 
 
 @dataclass
 class RolloutConfig:
     """Batch shape and return estimation; one update consumes num_envs × n_steps transitions."""
 
-    num_envs: int = 8
-    n_steps: int = 5
-    gamma: float = 0.99
-    gae_lambda: float = 1.0
+    num_envs: int = field(default=8, metadata=POSITIVE)
+    n_steps: int = field(default=5, metadata=POSITIVE)
+    gamma: float = field(default=0.99, metadata=FRACTION)
+    gae_lambda: float = field(default=1.0, metadata=FRACTION)
     """1.0 gives plain n-step returns (A2C); < 1 gives GAE(λ)."""
 
 
@@ -69,8 +84,8 @@ class RolloutConfig:
 class LossConfig:
     """Weights of the actor-critic loss: pg − entropy_coef·entropy + value_coef·value_loss."""
 
-    value_coef: float = 0.5
-    entropy_coef: float = 0.0
+    value_coef: float = field(default=0.5, metadata=NON_NEGATIVE)
+    entropy_coef: float = field(default=0.0, metadata=NON_NEGATIVE)
 
 
 @dataclass
@@ -78,7 +93,7 @@ class NetConfig:
     """Network shape. Atari always uses the Nature CNN; these fields shape the MLPs."""
 
     hidden: tuple[int, ...] = (64, 64)
-    activation: str = field(default="tanh", metadata=_choices("tanh", "relu", "elu"))
+    activation: str = field(default="tanh", metadata=choices("tanh", "relu", "elu"))
     log_std_init: float = 0.0
     """Initial log σ of the diagonal-Gaussian policy (state-independent)."""
 
@@ -87,12 +102,12 @@ class NetConfig:
 class DiagnosticsConfig:
     """Opt-in measurements logged beside the optimizer's stats (small nets only)."""
 
-    fidelity_every: int = 0
+    fidelity_every: int = field(default=0, metadata=NON_NEGATIVE)
     """> 0: every that many updates, how far K-FAC's curvature is from the exact Fisher on the
     update's batch (``algorithms.fidelity``); 0: never."""
-    fidelity_damping: float = 0.01
+    fidelity_damping: float = field(default=0.01, metadata=NON_NEGATIVE)
     """λ of the two directions (F + λI)⁻¹∇ whose cosine is logged."""
-    max_params: int = DEFAULT_MAX_PARAMS
+    max_params: int = field(default=DEFAULT_MAX_PARAMS, metadata=POSITIVE)
     """Largest net (trainable parameters) whose exact Fisher the diagnostics build."""
 
 
@@ -107,7 +122,10 @@ class StopConfig:
     return_mean: float = math.nan
     """Stop once the mean raw return of the last ``window`` finished episodes (``window`` of them at
     least) reaches this; NaN: never."""
-    window: int = RETURN_WINDOW
+    window: int = field(
+        default=RETURN_WINDOW,
+        metadata=accepts(lambda value: 1 <= value <= RETURN_WINDOW, f"an integer in [1, {RETURN_WINDOW}]"),
+    )
     """Episodes in that mean, at most ``RETURN_WINDOW``. With the window of
     ``bench.results.steps_to_threshold``, a run stops at the first update at or after the step
     that function finds."""
@@ -238,71 +256,17 @@ def _coerce(key: str, value: Any, expected: Any) -> Any:
     raise TypeError(f"unsupported setting type {expected!r} for {key}")
 
 
-# (settings, test a valid value passes, what is accepted)
-_RANGES = (
-    (
-        ("rollout.num_envs", "rollout.n_steps", "env.max_episode_frames", "env.obs_clip"),
-        lambda value: value > 0,
-        "a positive number",
-    ),
-    (("rollout.gamma", "rollout.gae_lambda"), lambda value: 0.0 <= value <= 1.0, "a number in [0, 1]"),
-    (("stop.window",), lambda value: 1 <= value <= RETURN_WINDOW, f"an integer in [1, {RETURN_WINDOW}]"),
-    (("loss.value_coef", "loss.entropy_coef"), lambda value: value >= 0, "a number ≥ 0"),
-    # Optimizer settings are checked where the chosen optimizer has them.
-    (
-        (
-            "optimizer.stats_every",
-            "optimizer.refresh_every",
-            "optimizer.lm_every",
-            "optimizer.value_iterations",
-            "optimizer.kl_clip",
-            "optimizer.value_kl_clip",
-            "optimizer.damping_min",
-            "optimizer.max_params",
-            "diagnostics.max_params",
-        ),
-        lambda value: value > 0,
-        "a positive number",
-    ),
-    (
-        (
-            "optimizer.lr",
-            "optimizer.cold_lr",
-            "optimizer.value_lr",
-            "optimizer.damping",
-            "optimizer.value_damping",
-            "optimizer.cold_start",
-            "optimizer.value_cold_start",
-            "optimizer.max_grad_norm",
-            "optimizer.weight_decay",
-            "optimizer.value_weight_decay",
-            "optimizer.target_kl",
-            "optimizer.patches_per_dim",
-            "diagnostics.fidelity_every",
-            "diagnostics.fidelity_damping",
-            "optimizer.eps",
-        ),
-        lambda value: value >= 0,
-        "a number ≥ 0",
-    ),
-    (("optimizer.momentum",), lambda value: 0.0 <= value < 1.0, "a number in [0, 1)"),
-    (
-        ("optimizer.stat_decay", "optimizer.value_stat_decay", "optimizer.alpha"),
-        lambda value: 0.0 <= value <= 1.0,
-        "a number in [0, 1]",
-    ),
-)
-
-
 def validate(config: RunConfig) -> None:
-    """Range checks that cannot be expressed as a type; raises :class:`ConfigError`."""
+    """The checks of every setting's ``accepts`` metadata, and those across settings; raises
+    :class:`ConfigError` naming the first bad value."""
     require_positive("steps", config.steps)
-    for keys, is_valid, accepted in _RANGES:
-        for key in keys:
-            section, name = key.split(".")
-            value = getattr(getattr(config, section), name, None)
-            if value is not None and not is_valid(value):
-                raise ConfigError(f"bad value {value!r} for {key}: expected {accepted}")
+    for section_name in SECTIONS:
+        section = getattr(config, section_name)
+        for spec in dataclasses.fields(section):
+            is_valid, accepted = spec.metadata.get("check", (None, ""))
+            value = getattr(section, spec.name)
+            if is_valid is not None and not is_valid(value):
+                raise ConfigError(f"bad value {value!r} for {section_name}.{spec.name}: expected {accepted}")
     damping_range = (
         getattr(config.optimizer, "damping_min", 0.0),
         getattr(config.optimizer, "damping_max", 0.0),

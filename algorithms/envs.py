@@ -19,7 +19,8 @@ import numpy as np
 from ale_py.vector_env import AtariVectorEnv
 from gymnasium.vector import AutoresetMode
 
-from algorithms.config import ConfigError, EnvConfig, require_positive
+from algorithms.config import EnvConfig, require_positive
+from algorithms.errors import ConfigError
 
 gym.register_envs(ale_py)
 
@@ -97,15 +98,15 @@ class EpisodeTracker:
         return finished
 
 
-class RunningObsNormalizer:
-    """Running mean/variance of observations (parallel update of Chan et al. 1979), clipped output."""
+class RunningMoments:
+    """Running mean and variance of a stream of batches [B, *shape] (the parallel update of Chan et
+    al. 1979), started, as OpenAI Baselines' and Stable-Baselines3's ``RunningMeanStd``, at mean
+    0, variance 1 and a count of 1e-4."""
 
-    def __init__(self, shape: tuple[int, ...], clip: float, epsilon: float = 1e-8) -> None:
+    def __init__(self, shape: tuple[int, ...] = ()) -> None:
         self.mean = np.zeros(shape, dtype=np.float64)
         self.var = np.ones(shape, dtype=np.float64)
-        self.count = epsilon
-        self.clip = clip
-        self.epsilon = epsilon
+        self.count = 1e-4
 
     def update(self, batch: np.ndarray) -> None:
         batch_mean, batch_var, n = batch.mean(axis=0), batch.var(axis=0), batch.shape[0]
@@ -115,17 +116,58 @@ class RunningObsNormalizer:
         self.var = (self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total
         self.count = total
 
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        normalized = (obs - self.mean) / np.sqrt(self.var + self.epsilon)
+    def state_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean.tolist(), "var": self.var.tolist(), "count": self.count}
+
+
+NORMALIZER_EPSILON = 1e-8
+"""Added to a running variance before its square root divides (Stable-Baselines3's ``VecNormalize``)."""
+
+
+class ObsNormalizer:
+    """Observations [N, *shape] standardized by their running moments and clipped to ±``clip``."""
+
+    def __init__(self, shape: tuple[int, ...], clip: float) -> None:
+        self.moments = RunningMoments(shape)
+        self.clip = clip
+
+    def __call__(self, obs: np.ndarray, update: bool) -> np.ndarray:
+        """The normalized ``obs`` as float32, after folding them into the moments when ``update``."""
+        if update:
+            self.moments.update(obs)
+        normalized = (obs - self.moments.mean) / np.sqrt(self.moments.var + NORMALIZER_EPSILON)
+        return np.clip(normalized, -self.clip, self.clip).astype(np.float32)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**self.moments.state_dict(), "clip": self.clip, "epsilon": NORMALIZER_EPSILON}
+
+
+class RewardNormalizer:
+    """Rewards [N] divided by the running standard deviation of each env's discounted return
+    R ← γR + r (reset to 0 when its episode ends) and clipped to ±``clip``: the reward scaling of
+    Stable-Baselines3's ``VecNormalize`` (and OpenAI Baselines' before it)."""
+
+    def __init__(self, num_envs: int, gamma: float, clip: float) -> None:
+        self.moments = RunningMoments()
+        self.returns = np.zeros(num_envs, dtype=np.float64)
+        self.gamma = gamma
+        self.clip = clip
+
+    def __call__(self, reward: np.ndarray, episode_over: np.ndarray) -> np.ndarray:
+        """The normalized ``reward`` as float32; the statistics first take this step's returns."""
+        self.returns = self.returns * self.gamma + reward
+        self.moments.update(self.returns)
+        normalized = reward / np.sqrt(self.moments.var + NORMALIZER_EPSILON)
+        self.returns[episode_over] = 0.0
         return np.clip(normalized, -self.clip, self.clip).astype(np.float32)
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "mean": self.mean.tolist(),
-            "var": self.var.tolist(),
-            "count": self.count,
+            **self.moments.state_dict(),
+            "returns": self.returns.tolist(),
+            "gamma": self.gamma,
             "clip": self.clip,
-            "epsilon": self.epsilon,
+            "epsilon": NORMALIZER_EPSILON,
         }
 
 
@@ -219,9 +261,10 @@ class AtariEnv(BatchedEnv):
 
 
 class GymEnv(BatchedEnv):
-    """A Gymnasium synchronous vector env (MuJoCo v5, classic control), optionally obs-normalized."""
+    """A Gymnasium synchronous vector env (MuJoCo v5, classic control), optionally with observation
+    and reward normalization (``gamma``: the reward normalizer's discount)."""
 
-    def __init__(self, env_id: str, num_envs: int, seed: int, config: EnvConfig) -> None:
+    def __init__(self, env_id: str, num_envs: int, seed: int, config: EnvConfig, gamma: float) -> None:
         super().__init__(num_envs, seed)
         self._env = gym.make_vec(
             env_id,
@@ -232,14 +275,15 @@ class GymEnv(BatchedEnv):
         self.observation_space = self._env.single_observation_space
         self.action_space = self._env.single_action_space
         shape = self.observation_space.shape
-        self._normalizer = RunningObsNormalizer(shape, config.obs_clip) if config.normalize_obs else None
+        self._obs_normalizer = ObsNormalizer(shape, config.obs_clip) if config.normalize_obs else None
+        self._reward_normalizer = (
+            RewardNormalizer(num_envs, gamma, config.reward_clip) if config.normalize_reward else None
+        )
 
     def _observe(self, obs: np.ndarray, update: bool) -> np.ndarray:
-        if self._normalizer is None:
+        if self._obs_normalizer is None:
             return obs.astype(np.float32)
-        if update:
-            self._normalizer.update(obs)
-        return self._normalizer(obs)
+        return self._obs_normalizer(obs, update)
 
     def reset(self) -> np.ndarray:
         obs, _ = self._env.reset(seed=self.seed)
@@ -250,24 +294,37 @@ class GymEnv(BatchedEnv):
             actions = np.clip(actions, self.action_space.low, self.action_space.high)
         obs, raw_reward, terminated, truncated, info = self._env.step(actions)
         raw_reward = np.asarray(raw_reward, dtype=np.float32)
-        self.episodes.add(raw_reward, terminated | truncated)
+        episode_over = terminated | truncated
+        self.episodes.add(raw_reward, episode_over)
+        next_obs = self._observe(obs, update=True)
+        reward = raw_reward
+        if self._reward_normalizer is not None:
+            reward = self._reward_normalizer(raw_reward, episode_over)
         final_obs = None
         if truncated.any():
             final_obs = obs.copy()
             for i in np.flatnonzero(truncated):
                 final_obs[i] = info["final_obs"][i]
             final_obs = self._observe(final_obs, update=False)
-        return EnvStep(self._observe(obs, update=True), raw_reward, terminated, truncated, final_obs)
+        return EnvStep(next_obs, reward, terminated, truncated, final_obs)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"obs_normalizer": self._normalizer.state_dict()} if self._normalizer else {}
+        state = {}
+        if self._obs_normalizer is not None:
+            state["obs_normalizer"] = self._obs_normalizer.state_dict()
+        if self._reward_normalizer is not None:
+            state["reward_normalizer"] = self._reward_normalizer.state_dict()
+        return state
 
     def close(self) -> None:
         self._env.close()
 
 
-def make_env(env_id: str, num_envs: int, seed: int, config: EnvConfig | None = None) -> BatchedEnv:
+def make_env(
+    env_id: str, num_envs: int, seed: int, config: EnvConfig | None = None, gamma: float = 0.99
+) -> BatchedEnv:
     """Build ``num_envs`` copies of ``env_id``; env i is seeded with ``seed + i`` on reset.
+    ``gamma`` is the discount of the reward normalizer (``config.normalize_reward``).
 
     Raises :class:`ConfigError` for an unknown or unsupported id.
     """
@@ -275,4 +332,4 @@ def make_env(env_id: str, num_envs: int, seed: int, config: EnvConfig | None = N
     require_positive("num_envs", num_envs)
     if env_domain(env_id) == "atari":
         return AtariEnv(gym.spec(env_id).kwargs["game"], num_envs, seed, config)
-    return GymEnv(env_id, num_envs, seed, config)
+    return GymEnv(env_id, num_envs, seed, config, gamma)

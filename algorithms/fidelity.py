@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from algorithms.config import DiagnosticsConfig
-from algorithms.curvature import exact_fisher, kfac_fisher, trainable_parameters
-from algorithms.dense_fisher import BlockInverse, flatten
+from algorithms.curvature.dense import BlockInverse, flatten
+from algorithms.curvature.reference import exact_fisher, kfac_fisher, trainable_parameters
 from algorithms.nets import detached
 from algorithms.objective import ActorCriticObjective
 

@@ -8,7 +8,6 @@ from typing import Any
 import torch
 
 from algorithms.config import (
-    ConfigError,
     EnvConfig,
     LossConfig,
     NetConfig,
@@ -18,10 +17,12 @@ from algorithms.config import (
     validate,
 )
 from algorithms.envs import env_domain
+from algorithms.errors import ConfigError
 from algorithms.optim import optimizer_entry
 
-# A2C settings of OpenAI Baselines / Stable-Baselines3 (DESIGN §5): 16 envs × 5 steps
-# on Atari with entropy bonus 0.01; the RL Zoo's CartPole/MuJoCo A2C drop the bonus.
+# A2C settings of OpenAI Baselines / Stable-Baselines3, for every optimizer: 16 envs × 5 steps on
+# Atari with entropy bonus 0.01; the RL Zoo's CartPole/MuJoCo A2C drop the bonus. MuJoCo
+# normalizes observations and rewards as the RL Zoo's VecNormalize does.
 DOMAIN_PRESETS: dict[str, dict[str, Any]] = {
     "atari": {
         "rollout.num_envs": 16,
@@ -31,6 +32,7 @@ DOMAIN_PRESETS: dict[str, dict[str, Any]] = {
     },
     "mujoco": {
         "env.normalize_obs": True,
+        "env.normalize_reward": True,
         "rollout.num_envs": 8,
         "rollout.n_steps": 5,
         "loss.entropy_coef": 0.0,

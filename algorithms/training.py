@@ -98,7 +98,9 @@ def learner(config: RunConfig) -> Iterator[Learner]:
     """The run's :class:`Learner`, seeded by ``config.seed``; its env is closed on exit."""
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
-    with make_env(config.env_id, config.rollout.num_envs, config.seed, config.env) as env:
+    with make_env(
+        config.env_id, config.rollout.num_envs, config.seed, config.env, config.rollout.gamma
+    ) as env:
         model = build_actor_critic(env.observation_space, env.action_space, config.domain, config.net)
         model.to(device)
         optimizer = build_optimizer(config.optimizer_name, model, config.optimizer, config.total_updates)

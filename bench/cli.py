@@ -9,8 +9,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from algorithms.config import ConfigError, RunConfig, parse_settings
+from algorithms.config import RunConfig, parse_settings
 from algorithms.envs import DOMAINS, Episode
+from algorithms.errors import ConfigError
 from algorithms.optim import OPTIMIZERS
 from bench import PROG, report_command, run_command, timing_command
 from bench.provenance import provenance

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from algorithms.config import ConfigError
+from algorithms.errors import ConfigError
 from bench.runner import Submit, train_one
 
 RAY_RETRIES = 2

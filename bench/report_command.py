@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from algorithms.config import ConfigError
+from algorithms.errors import ConfigError
 from bench import PROG
 from bench.report.build import build_report
 

@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from algorithms.config import ConfigError
+from algorithms.errors import ConfigError
 from bench import PROG
 from bench.report.build import build_report
 from bench.runner import local_backend, parse_only, run_state, run_sweep, select_runs, summary_line

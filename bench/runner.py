@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from algorithms.config import ConfigError
+from algorithms.errors import ConfigError
 from bench.results import write_json
 from bench.suites import RunSpec, Suite
 

@@ -26,8 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from algorithms.config import RETURN_WINDOW, ConfigError, require_positive
+from algorithms.config import RETURN_WINDOW, require_positive
 from algorithms.envs import Episode, env_domain
+from algorithms.errors import ConfigError
 from algorithms.presets import DOMAIN_PRESETS, resolve_device
 from algorithms.training import RunLogger, TrainResult, progress_columns
 

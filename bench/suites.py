@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from algorithms.config import ConfigError, parse_settings
+from algorithms.config import parse_settings
+from algorithms.errors import ConfigError
 from bench.results import run_directory
 from bench.trainers import resolve_run
 

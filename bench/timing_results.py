@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from algorithms.config import ConfigError
+from algorithms.errors import ConfigError
 from bench.timing.cases import STAGES, Selection
 
 KINDS = ("update", "kfac-stage", "env-step", "iteration")

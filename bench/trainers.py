@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from algorithms.config import ConfigError, RunConfig
+from algorithms.config import RunConfig
+from algorithms.errors import ConfigError
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import resolve_config
 from algorithms.training import RunLogger, TrainResult, train

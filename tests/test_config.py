@@ -2,8 +2,8 @@
 
 import pytest
 
-from algorithms.config import ConfigError
 from algorithms.envs import env_domain
+from algorithms.errors import ConfigError
 from algorithms.presets import resolve_config
 
 
@@ -34,11 +34,12 @@ def test_unknown_env_is_a_one_line_error_naming_it(env_id):
 def test_presets_per_domain():
     atari = resolve_config("ALE/Pong-v5", "sgd", 1000, device="cpu")
     assert (atari.rollout.num_envs, atari.rollout.n_steps, atari.loss.entropy_coef) == (16, 5, 0.01)
-    assert atari.optimizer.rule == "rmsprop" and atari.optimizer.eps == 1e-5
+    assert atari.optimizer.rule == "rmsprop-tf" and atari.optimizer.eps == 1e-5
     mujoco = resolve_config("HalfCheetah-v5", "sgd", 1000, device="cpu")
-    assert mujoco.env.normalize_obs and mujoco.loss.entropy_coef == 0.0
+    assert mujoco.env.normalize_obs and mujoco.env.normalize_reward and mujoco.loss.entropy_coef == 0.0
+    assert mujoco.optimizer.rule == "rmsprop"
     classic = resolve_config("CartPole-v1", "sgd", 1000, device="cpu")
-    assert not classic.env.normalize_obs
+    assert not classic.env.normalize_obs and not classic.env.normalize_reward
 
 
 def test_overrides_beat_presets_and_are_typed():
@@ -62,7 +63,7 @@ def test_overrides_beat_presets_and_are_typed():
         ({"optimizer.lr": "fast"}, "bad value 'fast' for optimizer.lr: expected a number"),
         ({"rollout.n_steps": "2.5"}, "bad value '2.5' for rollout.n_steps: expected an integer"),
         ({"env.normalize_obs": "maybe"}, "expected true or false"),
-        ({"optimizer.rule": "lbfgs"}, "expected one of rmsprop, sgd, momentum, adam"),
+        ({"optimizer.rule": "lbfgs"}, "expected one of rmsprop, rmsprop-tf, sgd, momentum, adam"),
         ({"net.hidden": "64,x"}, "expected positive integers"),
         ({"rollout.gamma": "1.5"}, "bad value 1.5 for rollout.gamma: expected a number in [0, 1]"),
         ({"rollout.num_envs": "0"}, "bad value 0 for rollout.num_envs"),
@@ -97,7 +98,9 @@ def test_bad_settings_are_one_line_errors(overrides, fragment):
             {"optimizer.damping_max": "0.001"},
             "optimizer.damping_max: expected ≥ optimizer.damping_min",
         ),
-        ("kfac", {"optimizer.kl_clip": "0.01"}, "unknown setting 'optimizer.kl_clip'"),
+        ("kfac", {"optimizer.kl_clip": "-0.01"}, "bad value -0.01 for optimizer.kl_clip: expected a number ≥ 0"),
+        ("acktr", {"optimizer.lm_every": "5"}, "unknown setting 'optimizer.lm_every'"),
+        ("lm", {"optimizer.fisher": "exact"}, "unknown setting 'optimizer.fisher'"),
         ("sgd", {"optimizer.alpha": "2"}, "bad value 2.0 for optimizer.alpha: expected a number in [0, 1]"),
     ],
 )

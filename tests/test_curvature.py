@@ -5,8 +5,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from algorithms.config import ConfigError
 from algorithms.curvature import exact_fisher, kfac_fisher
+from algorithms.errors import ConfigError
 from algorithms.nets import CategoricalHead, DiagGaussianHead, Policy, mlp
 
 F64 = torch.float64

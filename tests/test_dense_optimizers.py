@@ -5,13 +5,14 @@ import pytest
 import torch
 from torch.distributions import kl_divergence
 
-from algorithms.config import ConfigError, NetConfig
+from algorithms.config import NetConfig
 from algorithms.curvature import exact_fisher
-from algorithms.decompositions import diagonal_blocks
+from algorithms.curvature.decompositions import diagonal_blocks
 from algorithms.envs import make_env
+from algorithms.errors import ConfigError
 from algorithms.nets import SeparateActorCritic, build_actor_critic
 from algorithms.optim import build_optimizer
-from algorithms.optim.natural_gradient import LMConfig, NaturalGradientOptimizer, NGConfig
+from algorithms.optim.settings import LMConfig, NGConfig
 from algorithms.presets import resolve_config
 from bench.synthetic import synthetic_objective
 
@@ -34,7 +35,7 @@ def test_ng_steps_along_the_dense_damped_solve():
     model = small_model()
     objective = objective_for(model)
     config = NGConfig(lr=0.1, lr_schedule="constant", cold_start=0, damping=0.05, kl_clip=1.0)
-    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
+    optimizer = build_optimizer("ng", model, config, 10)
     loss, _ = objective.evaluate()
     grads = flat(torch.autograd.grad(loss, list(model.parameters())))
     fisher = exact_fisher(model, objective.obs, dtype=torch.float64)
@@ -55,7 +56,7 @@ def test_ng_trust_region_meets_the_realized_kl():
     objective = synthetic_objective(model, torch.randn(256, 4, generator=torch.Generator().manual_seed(1)))
     delta = 1e-4
     config = NGConfig(lr=1.0, lr_schedule="constant", momentum=0.0, cold_start=0, damping=1e-3, kl_clip=delta)
-    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
+    optimizer = build_optimizer("ng", model, config, 10)
     with torch.no_grad():
         old_dist, old_values = model(objective.obs)
     stats = optimizer.step(objective)
@@ -70,7 +71,7 @@ def test_ng_trust_region_meets_the_realized_kl():
 def test_lm_adapts_the_damping_and_reinverts_at_the_new_value():
     model = small_model(seed=2)
     objective = objective_for(model, seed=2)
-    optimizer = NaturalGradientOptimizer(model, LMConfig(lr=0.05, lm_every=1), total_updates=10)
+    optimizer = build_optimizer("lm", model, LMConfig(lr=0.05, lm_every=1, cold_start=0), 10)
     dampings = []
     for _ in range(4):
         damping = optimizer.damping

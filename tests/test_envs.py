@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from algorithms.config import EnvConfig
-from algorithms.envs import RunningObsNormalizer, make_env
+from algorithms.envs import ObsNormalizer, RunningMoments, make_env
 
 
 def random_actions(env, steps, seed=0):
@@ -78,16 +78,19 @@ def test_gym_truncation_bootstraps_and_termination_does_not():
     assert len(env.pop_episodes()) == 3
 
 
-def test_running_normalizer_matches_the_batch_statistics():
+def test_running_moments_match_the_batch_statistics():
     rng = np.random.default_rng(0)
     batches = [rng.normal(3.0, 2.0, size=(n, 4)) for n in (5, 17, 1, 40)]
-    normalizer = RunningObsNormalizer((4,), clip=100.0, epsilon=1e-12)
+    moments = RunningMoments((4,))
     for batch in batches:
-        normalizer.update(batch)
+        moments.update(batch)
     everything = np.concatenate(batches)
-    assert np.allclose(normalizer.mean, everything.mean(0))
-    assert np.allclose(normalizer.var, everything.var(0))
-    assert np.allclose(normalizer(everything).mean(0), 0.0, atol=1e-5)
+    # the prior (mean 0, variance 1, count 1e-4) weighs 1e-4 of 63 samples
+    assert np.allclose(moments.mean, everything.mean(0), rtol=1e-4)
+    assert np.allclose(moments.var, everything.var(0), rtol=1e-4)
+    normalizer = ObsNormalizer((4,), clip=100.0)
+    normalizer.moments = moments
+    assert np.allclose(normalizer(everything, update=False).mean(0), 0.0, atol=1e-4)
 
 
 def test_mujoco_normalizes_observations_and_saves_the_statistics():
@@ -108,3 +111,32 @@ def test_same_seed_same_observations(env_id):
             return np.stack([s.obs for s in play(env, random_actions(env, 50))])
 
     assert np.array_equal(trajectory(), trajectory())
+
+
+def test_normalization_matches_stable_baselines3_vecnormalize_on_the_same_stream():
+    """Our MuJoCo env and the RL Zoo's set-up (SB3's ``make_vec_env`` and ``VecNormalize`` with its
+    defaults) on the same seeds and actions give the same normalized observations and rewards,
+    across episode ends (Hopper falls within a few dozen random steps)."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    num_envs, seed = 3, 11
+    config = EnvConfig(normalize_obs=True, normalize_reward=True)
+    theirs = VecNormalize(make_vec_env("Hopper-v5", n_envs=num_envs, seed=seed))
+    rng = np.random.default_rng(0)
+    ended = 0
+    with make_env("Hopper-v5", num_envs, seed, config, gamma=theirs.gamma) as ours:
+        assert (config.obs_clip, config.reward_clip) == (theirs.clip_obs, theirs.clip_reward)
+        np.testing.assert_allclose(ours.reset(), theirs.reset(), rtol=1e-5, atol=1e-6)
+        for _ in range(300):
+            actions = rng.uniform(-1, 1, (num_envs, 3)).astype(np.float32)
+            step = ours.step(actions)
+            obs, reward, done, _ = theirs.step(actions)
+            np.testing.assert_array_equal(step.terminated | step.truncated, done)
+            np.testing.assert_allclose(step.obs, obs, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(step.reward, reward, rtol=1e-5, atol=1e-7)
+            ended += int(done.sum())
+        state = ours.state_dict()["reward_normalizer"]
+    theirs.close()
+    assert ended > 5
+    assert np.isclose(state["var"], theirs.ret_rms.var) and np.isclose(state["count"], theirs.ret_rms.count)

@@ -8,7 +8,8 @@ from torch import nn
 from algorithms.config import DiagnosticsConfig, NetConfig
 from algorithms.fidelity import COLUMNS, FidelityProbe
 from algorithms.nets import DiagGaussianHead, Policy, SeparateActorCritic
-from algorithms.optim.natural_gradient import ACKTRConfig, NaturalGradientOptimizer
+from algorithms.optim import build_optimizer
+from algorithms.optim.settings import ACKTRConfig
 from bench.results import is_wall_clock_column
 from bench.synthetic import synthetic_objective
 
@@ -37,7 +38,7 @@ def measure(model):
     probe = FidelityProbe(model, DiagnosticsConfig(fidelity_every=1))
     before = probe.before_step(objective)
     config = ACKTRConfig(cold_start=0, lr=0.1, lr_schedule="constant", kl_clip=1e-3)
-    stats = NaturalGradientOptimizer(model, config, total_updates=1).step(objective)
+    stats = build_optimizer("acktr", model, config, 1).step(objective)
     return before | probe.after_step(objective), stats
 
 

@@ -7,10 +7,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from algorithms.config import ConfigError, NetConfig
-from algorithms.kfac import KroneckerFisher
-from algorithms.kfac.blocks import KroneckerBlock
-from algorithms.kfac.damped_inverse import tikhonov_pi
+from algorithms.config import NetConfig
+from algorithms.curvature.kronecker import KroneckerFisher
+from algorithms.curvature.kronecker.blocks import KroneckerBlock
+from algorithms.curvature.kronecker.damped_inverse import tikhonov_pi
+from algorithms.errors import ConfigError
 from algorithms.nets import DiagGaussianHead, Policy, SeparateActorCritic
 
 
@@ -67,7 +68,7 @@ def block_indices(model, names, layer):
 def exact_statistics(engine, model, obs):
     with engine.capturing():
         dist, values = model(obs)
-    assert engine.update_statistics(None, dist, values)
+    assert engine.update_statistics(None, (dist, values))
 
 
 def exact_kfac_and_fisher(batch):
@@ -105,7 +106,7 @@ def test_exact_mode_equals_the_exact_fisher_for_a_deep_linear_gaussian_policy_at
     engine = KroneckerFisher(policy, fisher="exact")
     with engine.capturing():
         dist = policy(obs)
-    assert engine.update_statistics(None, dist, None)
+    assert engine.update_statistics(None, dist)
 
     names = [n for n, _ in policy.named_parameters()]
     params = {n: p.detach() for n, p in policy.named_parameters()}
@@ -258,7 +259,7 @@ def test_sampled_factors_converge_to_exact_factors():
             actions = dist.sample()
             targets = values.detach() + torch.randn_like(values)
             nll = -dist.log_prob(actions).sum() + 0.5 * (targets - values).pow(2).sum()
-            assert sampled.update_statistics(nll)
+            assert sampled.update_statistics(nll, (dist, values))
         return max(
             float(torch.linalg.norm(s.G - e.G) / torch.linalg.norm(e.G))
             for s, e in zip(sampled.blocks, exact.blocks, strict=True)

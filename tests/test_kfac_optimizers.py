@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from algorithms.config import ConfigError, NetConfig
+from algorithms.config import NetConfig
+from algorithms.errors import ConfigError
 from algorithms.nets import SeparateActorCritic, build_actor_critic
-from algorithms.optim.lm_damping import LevenbergMarquardt
-from algorithms.optim.natural_gradient import ACKTRConfig, KFACConfig, NaturalGradientOptimizer, build_acktr
+from algorithms.optim import build_optimizer
+from algorithms.optim.damping import LevenbergMarquardt
+from algorithms.optim.settings import ACKTRConfig, KFACConfig
 from algorithms.presets import resolve_config
 from algorithms.training import train
 from bench.synthetic import synthetic_objective
@@ -43,7 +45,7 @@ def snapshot(model):
 def test_trust_region_bounds_the_quadratic_kl_estimate(preconditioner):
     model = cartpole_model()
     config = ACKTRConfig(lr=5.0, lr_schedule="constant", cold_start=0, preconditioner=preconditioner)
-    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
+    optimizer = build_optimizer("acktr", model, config, 10)
     objective = batch_objective(model)
     stats, loss, grads, before = step_beside_reference(optimizer, model, objective)
 
@@ -66,7 +68,7 @@ def test_trust_region_bounds_the_quadratic_kl_estimate(preconditioner):
 def test_small_steps_are_not_scaled():
     model = cartpole_model()
     config = ACKTRConfig(lr=1e-3, lr_schedule="constant", cold_start=0)
-    stats = NaturalGradientOptimizer(model, config, total_updates=10).step(batch_objective(model))
+    stats = build_optimizer("acktr", model, config, 10).step(batch_objective(model))
     assert stats["step_scale"] == 1.0 and stats["kl_estimate"] < config.kl_clip
 
 
@@ -74,7 +76,7 @@ def test_small_steps_are_not_scaled():
 def test_a_nan_gradient_leaves_the_parameters_unchanged(name):
     model = cartpole_model()
     config = (ACKTRConfig if name == "acktr" else KFACConfig)(cold_start=0)
-    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
+    optimizer = build_optimizer(name, model, config, 10)
     optimizer.step(batch_objective(model))
     before, velocity = snapshot(model), [v.clone() for v in optimizer.velocity]
     advantages = torch.full((32,), math.nan)
@@ -88,7 +90,7 @@ def test_a_nan_gradient_leaves_the_parameters_unchanged(name):
 def test_a_singular_factor_without_damping_leaves_the_parameters_unchanged(preconditioner):
     model = cartpole_model()
     config = ACKTRConfig(cold_start=0, damping=0.0, preconditioner=preconditioner)
-    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
+    optimizer = build_optimizer("acktr", model, config, 10)
     objective = batch_objective(model)
     objective.obs[:, 0] = 0.0  # the first layers' input factors become singular
     before = snapshot(model)
@@ -100,7 +102,7 @@ def test_a_singular_factor_without_damping_leaves_the_parameters_unchanged(preco
 def test_cold_start_takes_momentum_sgd_steps_then_kfac():
     model = cartpole_model()
     config = ACKTRConfig(cold_start=2, cold_lr=0.1, max_grad_norm=0.0)
-    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
+    optimizer = build_optimizer("acktr", model, config, 10)
     stats, _, grads, before = step_beside_reference(optimizer, model, batch_objective(model))
     assert stats["cold_start"] == 1
     for b, p, g in zip(before, model.parameters(), grads, strict=True):
@@ -114,7 +116,7 @@ def test_cold_start_takes_momentum_sgd_steps_then_kfac():
 def test_weight_decay_enters_the_gradient_and_the_damping():
     model = cartpole_model()
     config = ACKTRConfig(cold_start=1, cold_lr=0.1, max_grad_norm=0.0, weight_decay=0.5, damping=0.01)
-    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
+    optimizer = build_optimizer("acktr", model, config, 10)
     _, _, grads, before = step_beside_reference(optimizer, model, batch_objective(model))
     for b, p, g in zip(before, model.parameters(), grads, strict=True):
         torch.testing.assert_close(p.detach(), b - 0.1 * (g + 0.5 * b))
@@ -125,17 +127,17 @@ def test_weight_decay_enters_the_gradient_and_the_damping():
 def test_target_kl_adapts_the_step_size(target, factor):
     model = cartpole_model()
     config = ACKTRConfig(lr=0.03, cold_start=0, target_kl=target)
-    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
+    optimizer = build_optimizer("acktr", model, config, 10)
     stats = optimizer.step(batch_objective(model))
     assert stats["lr"] == 0.03 and stats["kl_realized"] > 0
-    assert optimizer.lr == pytest.approx(0.03 * factor)
+    assert optimizer.trust_region.lr == pytest.approx(0.03 * factor)
     assert optimizer.step(batch_objective(model, seed=1))["lr"] == pytest.approx(0.03 * factor)
 
 
 def test_separate_critic_gets_its_own_kfac_and_iterations():
     model = cartpole_model()
     config = ACKTRConfig(cold_start=0, critic="separate", value_iterations=3, value_cold_start=0)
-    optimizer = build_acktr(model, config, total_updates=10)
+    optimizer = build_optimizer("acktr", model, config, 10)
     policy_before = [p.detach().clone() for p in model.policy.parameters()]
     critic_before = [p.detach().clone() for p in model.critic.parameters()]
     stats = optimizer.step(batch_objective(model))
@@ -153,13 +155,13 @@ def test_separate_critic_is_refused_for_a_shared_trunk():
     space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
     model = build_actor_critic(space, gym.spaces.Discrete(6), "atari", NetConfig())
     with pytest.raises(ConfigError, match="optimizer.critic.*accepted here: joint"):
-        build_acktr(model, ACKTRConfig(critic="separate"), total_updates=10)
+        build_optimizer("acktr", model, ACKTRConfig(critic="separate"), 10)
 
 
 def test_levenberg_marquardt_rule():
     lm = LevenbergMarquardt(1.0, every=5, minimum=0.5, maximum=2.0)
     omega = (19 / 20) ** 5
-    assert [lm.due(u) for u in range(6)] == [False, False, False, False, True, False]
+    assert [lm.measures(u) for u in range(6)] == [False, False, False, False, True, False]
     assert lm.adapt(-0.9, -1.0) == pytest.approx(0.9) and lm.damping == pytest.approx(omega)
     lm.adapt(-0.5, -1.0)
     assert lm.damping == pytest.approx(omega)  # ¼ ≤ ρ ≤ ¾: unchanged
@@ -173,8 +175,8 @@ def test_levenberg_marquardt_rule():
 
 def test_kfac_measures_rho_against_its_quadratic_model():
     model = cartpole_model()
-    config = KFACConfig(lm_every=1, damping=1.0)
-    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
+    config = KFACConfig(lm_every=1, damping=1.0, cold_start=0)
+    optimizer = build_optimizer("kfac", model, config, 10)
     objective = batch_objective(model)
     stats, loss, grads, before = step_beside_reference(optimizer, model, objective)
 
@@ -194,7 +196,7 @@ def test_exact_fisher_mode_runs_on_the_nature_cnn():
     space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
     model = build_actor_critic(space, gym.spaces.Discrete(6), "atari", env_config.net)
     config = ACKTRConfig(cold_start=0, fisher="exact")
-    optimizer = NaturalGradientOptimizer(model, config, total_updates=10)
+    optimizer = build_optimizer("acktr", model, config, 10)
     obs = torch.randint(0, 256, (8, 4, 84, 84), dtype=torch.uint8)
     stats = optimizer.step(synthetic_objective(model, obs))
     assert stats["skipped"] == 0 and len(optimizer.curvature.blocks) == 6

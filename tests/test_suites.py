@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from algorithms.config import ConfigError
+from algorithms.errors import ConfigError
 from bench.results import read_run
 from bench.suites import available, load_suite
 

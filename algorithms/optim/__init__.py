@@ -1,33 +1,37 @@
-"""The optimizer registry: names used by the CLI, suites and reports (DESIGN §3)."""
+"""The optimizer registry: the names the CLI, suites and reports use, and each one's presets.
+
+``sgd`` is the first-order A2C baseline. The four curvature optimizers are the 2 × 2 of
+curvature {``kronecker``, ``exact``} × damping rule {``fixed``, ``levenberg-marquardt``}
+(:mod:`algorithms.optim.settings`). Their presets are written once per axis: what all four
+share on a domain (:data:`STEP_PRESETS`), then what the curvature adds
+(:data:`CURVATURE_PRESETS`); the damping rules take their settings' defaults on every domain.
+So two of them that differ in one axis differ, on every domain, in that axis's settings alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from torch import nn
 
-from algorithms.config import ConfigError
+from algorithms.errors import ConfigError
 from algorithms.optim.base import Optimizer
 from algorithms.optim.first_order import FirstOrder, FirstOrderConfig
-from algorithms.optim.natural_gradient import (
-    ACKTRConfig,
-    KFACConfig,
-    LMConfig,
-    NaturalGradientOptimizer,
-    NGConfig,
-    build_acktr,
-)
+from algorithms.optim.natural_gradient import build_natural_gradient
+from algorithms.optim.settings import SETTINGS
 
 
 @dataclass(frozen=True)
 class OptimizerEntry:
     """A registered optimizer: how to configure and build it.
 
-    ``presets`` maps a domain (``atari``, ``mujoco``, ``classic``) to dotted
-    settings (``optimizer.lr``, ``rollout.n_steps``, …) applied over the domain's
-    defaults; the domain is absent where the optimizer does not apply.
+    ``presets`` maps a domain (``atari``, ``mujoco``, ``classic``) to dotted settings
+    (``optimizer.lr``, ``rollout.n_steps``, …) applied over the domain's defaults; the domain is
+    absent where the optimizer does not apply. ``curvature`` and ``damping`` place a curvature
+    optimizer in the 2 × 2 (None for ``sgd``).
     """
 
     name: str
@@ -35,34 +39,33 @@ class OptimizerEntry:
     config_type: type
     build: Callable[[nn.Module, Any, int], Optimizer]
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    curvature: str | None = None
+    damping: str | None = None
 
 
-# Settings shared by acktr and kfac. Batch shapes of the ACKTR paper and its reference code
-# (DESIGN §5): Atari 32 envs × 20 steps; MuJoCo 2500 transitions per update with GAE(0.97);
-# classic control as Stable-Baselines' ACKTR defaults (20 steps, value coefficient 0.25) with
-# the RL Zoo's 8 envs and no entropy bonus. Atari statistics: every conv layer's Ā from 3·dim
-# random patches (TensorFlow K-FAC's patch sub-sampling; all 640·|T| patches cost 94 GFLOP,
-# 2.6 times the update's own forward and backward) and statistics every 2 updates; together
-# they take an acktr update of the Nature CNN at batch 640 from 4.6 to 1.87 times the cost of
-# an RMSprop update on a 2-core CPU (``python -m bench.update_cost``, median of 3 runs).
-KRONECKER_PRESETS: dict[str, dict[str, Any]] = {
-    "atari": {
-        "rollout.num_envs": 32,
-        "rollout.n_steps": 20,
-        "optimizer.patches_per_dim": 3.0,
-        "optimizer.stats_every": 2,
-    },
-    "mujoco": {"rollout.num_envs": 10, "rollout.n_steps": 250, "rollout.gae_lambda": 0.97},
-    "classic": {"rollout.num_envs": 8, "rollout.n_steps": 20, "loss.value_coef": 0.25},
+# sgd on Atari: TensorFlow 1's RMSprop, as the A2C and ACKTR papers and the RL Zoo's Atari A2C
+# (Stable-Baselines3's RMSpropTFLike); elsewhere PyTorch's, as Stable-Baselines3's A2C.
+FIRST_ORDER_PRESETS: dict[str, dict[str, Any]] = {
+    "atari": {"optimizer.rule": "rmsprop-tf"},
+    "mujoco": {},
+    "classic": {},
 }
 
-# The trust region's settings beyond the defaults, shared by acktr and ng. MuJoCo: the policy of
-# OpenAI Baselines' acktr_cont.py (lr 0.03 adapted toward a mean KL of 0.002 per update,
-# refresh every 2, 1 cold update at lr·(1 − 0.9), its default KL clip 0.01, no gradient clip).
-# Classic control: KL clip 0.01 (with 0.001 acktr did not reach 475 on CartPole-v1 in 100k
-# steps on seeds 0–2; with 0.01 it did by 54k and 58k on seeds 0 and 1).
-TRUST_REGION_SETTINGS: dict[str, dict[str, Any]] = {
+# What acktr, kfac, ng and lm share on each domain: ACKTR's settings (Wu et al. 2017 and OpenAI
+# Baselines). Atari: 32 envs × 20 steps, statistics every 2 updates, the defaults of
+# StepSettings (lr 0.25 linearly decayed, δ 0.001, 10 cold updates). MuJoCo: 2500 transitions per
+# update with GAE(0.97); Baselines' acktr_cont.py policy (lr 0.03 adapted toward a mean KL of
+# 0.002 per update, refresh every 2, 1 cold update at lr·(1 − 0.9), δ 0.01, no gradient clip) and
+# its separate critic (the value_* defaults) on the plain squared error. Classic control:
+# Stable-Baselines' ACKTR defaults (20 steps, value coefficient 0.25) with the RL Zoo's 8 envs
+# and δ 0.01 (with 0.001 acktr did not reach 475 on CartPole-v1 in 100k steps on seeds 0-2).
+STEP_PRESETS: dict[str, dict[str, Any]] = {
+    "atari": {"rollout.num_envs": 32, "rollout.n_steps": 20, "optimizer.stats_every": 2},
     "mujoco": {
+        "rollout.num_envs": 10,
+        "rollout.n_steps": 250,
+        "rollout.gae_lambda": 0.97,
+        "loss.value_coef": 1.0,
         "optimizer.lr": 0.03,
         "optimizer.lr_schedule": "constant",
         "optimizer.refresh_every": 2,
@@ -71,65 +74,67 @@ TRUST_REGION_SETTINGS: dict[str, dict[str, Any]] = {
         "optimizer.max_grad_norm": 0.0,
         "optimizer.kl_clip": 0.01,
         "optimizer.target_kl": 0.002,
+        "optimizer.critic": "separate",
     },
-    "classic": {"optimizer.kl_clip": 0.01},
+    "classic": {
+        "rollout.num_envs": 8,
+        "rollout.n_steps": 20,
+        "loss.value_coef": 0.25,
+        "optimizer.kl_clip": 0.01,
+    },
 }
 
-# acktr's own settings. Atari: factored Tikhonov damping, whose Cholesky refresh of the Nature
-# CNN's 3137² fc factor costs about 0.5 s on a 2-core CPU against 3.3 s for eigh (DESIGN §4).
-# MuJoCo: Baselines' separate critic with its own K-FAC (the value_* defaults), trained on the
-# plain squared error.
-ACKTR_SETTINGS: dict[str, dict[str, Any]] = {
-    "atari": {"optimizer.preconditioner": "tikhonov"},
-    "mujoco": {"optimizer.critic": "separate", "loss.value_coef": 1.0},
-    "classic": {},
+# What each curvature adds, on the domains where it applies. Kronecker on Atari: every conv
+# layer's Ā from 3·dim random patches (TensorFlow K-FAC's patch sub-sampling) and factored
+# Tikhonov damping, whose Cholesky refresh of the Nature CNN's 3137² fc factor is about 7 times
+# faster than eigh on CPU (docs/timing.md). The exact Fisher is P × P: small nets only.
+CURVATURE_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "kronecker": {
+        "atari": {"optimizer.patches_per_dim": 3.0, "optimizer.preconditioner": "tikhonov"},
+        "mujoco": {},
+        "classic": {},
+    },
+    "exact": {"mujoco": {}, "classic": {}},
 }
 
-# ng and lm build a P×P Fisher: small nets only (classic control and MuJoCo MLPs), with the
-# batch shapes of acktr and kfac. The exact Fisher is joint over policy and critic, so on
-# MuJoCo ng is acktr with ``optimizer.critic=joint`` up to the curvature.
-DENSE_DOMAINS = ("mujoco", "classic")
+
+def _curvature_optimizer(name: str, curvature: str, damping: str, summary: str) -> OptimizerEntry:
+    return OptimizerEntry(
+        name=name,
+        summary=summary,
+        config_type=SETTINGS[curvature, damping],
+        build=partial(build_natural_gradient, curvature=curvature, damping=damping),
+        presets={
+            domain: {**STEP_PRESETS[domain], **settings}
+            for domain, settings in CURVATURE_PRESETS[curvature].items()
+        },
+        curvature=curvature,
+        damping=damping,
+    )
+
 
 OPTIMIZERS: dict[str, OptimizerEntry] = {
     "sgd": OptimizerEntry(
         name="sgd",
-        summary="first-order A2C baseline (TF-style RMSprop by default; sgd, momentum, adam)",
+        summary="first-order A2C baseline (RMSprop as Stable-Baselines3's A2C; sgd, momentum, adam)",
         config_type=FirstOrderConfig,
         build=FirstOrder,
-        presets={"atari": {}, "mujoco": {}, "classic": {}},
+        presets=FIRST_ORDER_PRESETS,
     ),
-    "acktr": OptimizerEntry(
-        name="acktr",
-        summary="K-FAC natural gradient in a KL trust region, with momentum (Wu et al. 2017)",
-        config_type=ACKTRConfig,
-        build=build_acktr,
-        presets={
-            domain: {**shared, **TRUST_REGION_SETTINGS.get(domain, {}), **ACKTR_SETTINGS[domain]}
-            for domain, shared in KRONECKER_PRESETS.items()
-        },
+    "acktr": _curvature_optimizer(
+        "acktr", "kronecker", "fixed", "K-FAC natural gradient in a KL trust region (Wu et al. 2017)"
     ),
-    "kfac": OptimizerEntry(
-        name="kfac",
-        summary="K-FAC with Levenberg-Marquardt adaptive damping and momentum (Martens & Grosse 2015)",
-        config_type=KFACConfig,
-        build=NaturalGradientOptimizer,
-        presets=KRONECKER_PRESETS,
+    "kfac": _curvature_optimizer(
+        "kfac",
+        "kronecker",
+        "levenberg-marquardt",
+        "acktr with Levenberg-Marquardt damping instead of a fixed λ",
     ),
-    "ng": OptimizerEntry(
-        name="ng",
-        summary="exact natural gradient (dense Fisher, Cholesky) in acktr's KL trust region; small nets",
-        config_type=NGConfig,
-        build=NaturalGradientOptimizer,
-        presets={
-            domain: {**KRONECKER_PRESETS[domain], **TRUST_REGION_SETTINGS[domain]} for domain in DENSE_DOMAINS
-        },
+    "ng": _curvature_optimizer(
+        "ng", "exact", "fixed", "acktr with the exact dense Fisher instead of K-FAC's; small nets"
     ),
-    "lm": OptimizerEntry(
-        name="lm",
-        summary="exact natural gradient with kfac's Levenberg-Marquardt adaptive damping; small nets",
-        config_type=LMConfig,
-        build=NaturalGradientOptimizer,
-        presets={domain: KRONECKER_PRESETS[domain] for domain in DENSE_DOMAINS},
+    "lm": _curvature_optimizer(
+        "lm", "exact", "levenberg-marquardt", "ng with Levenberg-Marquardt damping; small nets"
     ),
 }
 

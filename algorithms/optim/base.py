@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from algorithms.config import accepts
 from algorithms.objective import ActorCriticObjective
+
+LR_SCHEDULES = ("constant", "linear")
+MOMENTUM = accepts(lambda value: 0.0 <= value < 1.0, "a number in [0, 1)")
 
 
 class Optimizer(Protocol):

@@ -1,4 +1,5 @@
-"""``sgd``: the first-order baseline (A2C). Inner rules: TF-style RMSprop, SGD, momentum, Adam."""
+"""``sgd``: the first-order baseline (A2C). Inner rules: RMSprop (PyTorch's or TensorFlow 1's), SGD,
+momentum, Adam."""
 
 from __future__ import annotations
 
@@ -9,34 +10,41 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from algorithms.config import FRACTION, NON_NEGATIVE, choices
 from algorithms.objective import ActorCriticObjective
-from algorithms.optim.base import lr_at
+from algorithms.optim.base import LR_SCHEDULES, MOMENTUM, lr_at
+
+RULES = ("rmsprop", "rmsprop-tf", "sgd", "momentum", "adam")
 
 
 @dataclass
 class FirstOrderConfig:
-    """Hyperparameters of ``sgd``. Defaults are the A2C ones of OpenAI Baselines / Stable-Baselines3."""
+    """Hyperparameters of ``sgd``. Defaults are Stable-Baselines3's A2C: ``torch.optim.RMSprop`` with
+    lr 7e-4, α 0.99, ε 1e-5 and gradient-norm clip 0.5 (the same numbers as OpenAI Baselines)."""
 
-    rule: str = field(default="rmsprop", metadata={"choices": ("rmsprop", "sgd", "momentum", "adam")})
-    lr: float = 7e-4
-    lr_schedule: str = field(default="constant", metadata={"choices": ("constant", "linear")})
-    alpha: float = 0.99
+    rule: str = field(default="rmsprop", metadata=choices(*RULES))
+    """``rmsprop``: PyTorch's (mean square from 0, ε outside the root), as Stable-Baselines3's A2C;
+    ``rmsprop-tf``: TensorFlow 1's (:class:`TFRMSprop`), as the A2C and ACKTR papers."""
+    lr: float = field(default=7e-4, metadata=NON_NEGATIVE)
+    lr_schedule: str = field(default="constant", metadata=choices(*LR_SCHEDULES))
+    alpha: float = field(default=0.99, metadata=FRACTION)
     """RMSprop decay of the mean square."""
-    eps: float = 1e-5
-    """RMSprop: inside the square root; Adam: added to the root."""
-    momentum: float = 0.9
+    eps: float = field(default=1e-5, metadata=NON_NEGATIVE)
+    """RMSprop: added to the root (``rmsprop``) or inside it (``rmsprop-tf``); Adam: added to the root."""
+    momentum: float = field(default=0.9, metadata=MOMENTUM)
     """Used by ``momentum`` (heavy ball)."""
     betas: tuple[float, ...] = (0.9, 0.999)
-    max_grad_norm: float = 0.5
+    max_grad_norm: float = field(default=0.5, metadata=NON_NEGATIVE)
     """Global gradient-norm clip; 0 disables it."""
 
 
 class TFRMSprop(torch.optim.Optimizer):
     """RMSprop as TensorFlow 1 (and so the A2C/ACKTR papers) defined it.
 
-    v ← α v + (1 − α) g²,  θ ← θ − lr · g / √(v + ε), with v initialized to 1.
-    PyTorch's ``RMSprop`` differs twice: ε outside the root and v initialized to 0,
-    which makes the first updates much larger.
+    v ← α v + (1 − α) g²,  θ ← θ − lr · g / √(v + ε), with v initialized to 1 (Stable-Baselines3's
+    ``RMSpropTFLike`` without momentum). PyTorch's ``RMSprop`` differs twice: ε outside the root
+    and v initialized to 0. Started at 1, v reaches the scale of small gradients only after about
+    1/(1 − α) updates, and until then the steps are far smaller than PyTorch's.
     """
 
     def __init__(self, params: Iterable[nn.Parameter], lr: float, alpha: float, eps: float):
@@ -62,6 +70,8 @@ class TFRMSprop(torch.optim.Optimizer):
 
 def _inner_rule(params: list[nn.Parameter], config: FirstOrderConfig) -> torch.optim.Optimizer:
     if config.rule == "rmsprop":
+        return torch.optim.RMSprop(params, lr=config.lr, alpha=config.alpha, eps=config.eps)
+    if config.rule == "rmsprop-tf":
         return TFRMSprop(params, config.lr, config.alpha, config.eps)
     if config.rule == "adam":
         return torch.optim.Adam(params, lr=config.lr, betas=tuple(config.betas), eps=config.eps)

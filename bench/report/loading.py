@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algorithms.config import ConfigError
+from algorithms.errors import ConfigError
 from bench.results import REQUIRED_PROGRESS_COLUMNS, RunRecord, SchemaError, read_run
 
 RUN_COLUMNS = (

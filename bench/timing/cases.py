@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from algorithms.config import ConfigError
+from algorithms.errors import ConfigError
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import DOMAIN_PRESETS
 from bench.update_cost import MODELS

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from algorithms.config import ConfigError
+from algorithms.errors import ConfigError
 from bench.provenance import provenance
 from bench.timing import cases
 from bench.timing_results import drop_round_times

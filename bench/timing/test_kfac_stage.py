@@ -12,7 +12,7 @@ from bench.update_cost import MODELS, Updater, make_updater
 def stage_call(stage: str, updater: Updater) -> tuple[Callable, Callable | None, int]:
     """(timed call, untimed setup giving its arguments or None, updates per call) of ``stage``."""
     optimizer, objective, sync = updater.optimizer, updater.objective, updater.synchronize
-    curvature, config = optimizer.curvature, optimizer.config
+    curvature, config = optimizer.curvature, optimizer.settings
 
     def captured_forward():
         with curvature.capturing():
@@ -34,10 +34,10 @@ def stage_call(stage: str, updater: Updater) -> tuple[Callable, Callable | None,
 
     def statistics_setup():
         _, sampled_nll = captured_forward()
-        return (sampled_nll, *objective.outputs), {}
+        return (sampled_nll, objective.outputs), {}
 
-    def statistics(sampled_nll, dist, values) -> None:
-        curvature.update_statistics(sampled_nll, dist, values)
+    def statistics(sampled_nll, output) -> None:
+        curvature.update_statistics(sampled_nll, output)
         sync()
 
     def refresh() -> None:

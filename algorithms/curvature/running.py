@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import torch
 
-from algorithms.decompositions import DecompositionError
+from algorithms.curvature.decompositions import DecompositionError
 
 
 class RunningCurvature:

@@ -10,7 +10,7 @@ Two preconditioners (DESIGN §4):
   π = √[(tr Ā / dim Ā) / (tr G / dim G)], inverted by Cholesky (about 7× faster
   than eigh for a 3137² factor on CPU). λ is fixed at each refresh.
 
-Decompositions go through :mod:`algorithms.decompositions` (batched by shape,
+Decompositions go through :mod:`algorithms.curvature.decompositions` (batched by shape,
 retried in float64, else :class:`DecompositionError`, and the caller skips the
 update).
 """
@@ -21,7 +21,7 @@ from typing import Protocol
 
 import torch
 
-from algorithms.decompositions import cholesky_inverses, decompose_all
+from algorithms.curvature.decompositions import cholesky_inverses, decompose_all
 
 PRECONDITIONERS = ("eigen", "tikhonov")
 

@@ -7,23 +7,24 @@ import math
 
 import torch
 from torch import nn
-from torch.distributions import Distribution
 
-from algorithms.config import ConfigError
-from algorithms.kfac.blocks import SUPPORTED_LAYERS, KroneckerBlock, is_supported
-from algorithms.kfac.damped_inverse import (
+from algorithms.curvature.kronecker.blocks import SUPPORTED_LAYERS, KroneckerBlock, is_supported
+from algorithms.curvature.kronecker.damped_inverse import (
     PRECONDITIONERS,
     DampedInverse,
     damped_inverses,
 )
-from algorithms.kfac.output_fisher import exact_fisher_columns
+from algorithms.curvature.output_fisher import (
+    LOG_STD_FISHER,
+    ModelOutput,
+    exact_fisher_columns,
+    natural_parameters,
+)
+from algorithms.curvature.running import RunningCurvature
+from algorithms.errors import ConfigError
 from algorithms.nets import DiagGaussianHead
-from algorithms.running_curvature import RunningCurvature
 
 FISHER_MODES = ("sampled", "exact")
-
-LOG_STD_FISHER = 2.0
-"""Exact Fisher of a state-independent Gaussian log σ_d, per dimension (DESIGN §4)."""
 
 
 class KroneckerFisher(RunningCurvature):
@@ -111,36 +112,31 @@ class KroneckerFisher(RunningCurvature):
         self._inputs: list[torch.Tensor | None] = [None] * len(self.blocks)
         self._outputs: list[torch.Tensor | None] = [None] * len(self.blocks)
 
-    def _output_gradients(
-        self, sampled_nll: torch.Tensor | None, dist: Distribution | None, values: torch.Tensor | None
-    ) -> list[torch.Tensor]:
+    def _output_gradients(self, sampled_nll: torch.Tensor | None, output: ModelOutput) -> list[torch.Tensor]:
         """Per-layer gradients w.r.t. the captured outputs; a leading column dim in exact mode."""
         outputs = self._outputs
         if self.fisher == "sampled":
             return list(torch.autograd.grad(sampled_nll, outputs, retain_graph=True, allow_unused=True))
-        targets, columns = exact_fisher_columns(dist, values)
+        # The engine gives a state-independent log σ its closed form itself; it reaches no layer.
+        parts = [part for part in natural_parameters(output) if part.name != "log_std"]
+        targets, columns = exact_fisher_columns(parts)
         return list(
             torch.autograd.grad(
                 targets, outputs, columns, retain_graph=True, is_grads_batched=True, allow_unused=True
             )
         )
 
-    def update_statistics(
-        self,
-        sampled_nll: torch.Tensor | None,
-        dist: Distribution | None = None,
-        values: torch.Tensor | None = None,
-    ) -> bool:
+    def update_statistics(self, sampled_nll: torch.Tensor | None, output: ModelOutput) -> bool:
         """Fold this batch's factors into the running ones; False (nothing folded) if any is not finite.
 
-        Needs a captured forward. ``sampled`` mode uses ``sampled_nll``; ``exact`` mode
-        uses the forward's ``dist`` and ``values`` (None for a policy without a critic).
+        Needs a captured forward. ``sampled`` mode backpropagates ``sampled_nll``; ``exact`` mode
+        the closed-form Fisher of that forward's ``output`` (see :class:`Curvature`).
         """
         if any(o is None for o in self._outputs):
             raise RuntimeError("update_statistics needs a forward run inside capturing()")
         with self._timed("stats"):
             batch_size = self._inputs[0].shape[0]
-            grads = self._output_gradients(sampled_nll, dist, values)
+            grads = self._output_gradients(sampled_nll, output)
             fresh = []
             captured = zip(self.blocks, self._inputs, grads, self._max_rows, strict=True)
             for block, inputs, g, max_rows in captured:

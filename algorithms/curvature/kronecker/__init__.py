@@ -5,6 +5,6 @@ applying a damped block inverse, ``output_fisher`` the closed-form Fisher of the
 model's output distributions, and ``engine`` ties them to a live module.
 """
 
-from algorithms.kfac.engine import KroneckerFisher
+from algorithms.curvature.kronecker.engine import KroneckerFisher
 
 __all__ = ["KroneckerFisher"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from algorithms.curvature import exact_fisher, trainable_parameters
-from algorithms.decompositions import cholesky_factors, diagonal_blocks
-from algorithms.running_curvature import RunningCurvature
+from algorithms.curvature.decompositions import cholesky_factors, diagonal_blocks
+from algorithms.curvature.output_fisher import ModelOutput
+from algorithms.curvature.reference import exact_fisher, trainable_parameters
+from algorithms.curvature.running import RunningCurvature
 
 
 class DenseFisher(RunningCurvature):
@@ -48,9 +49,10 @@ class DenseFisher(RunningCurvature):
         """Forget the captured observations."""
         self._obs: torch.Tensor | None = None
 
-    def update_statistics(self, *_outputs: object) -> bool:
+    def update_statistics(self, sampled_nll: torch.Tensor | None, output: ModelOutput) -> bool:
         """Fold the captured batch's exact Fisher into the running one; False (nothing folded) if it
-        is not finite. The objective's outputs, which K-FAC uses, are not needed here."""
+        is not finite. It is computed anew from the captured observations (in closed form, so
+        ``sampled_nll`` and ``output`` are not needed)."""
         if self._obs is None:
             raise RuntimeError("update_statistics needs a forward run inside capturing()")
         with self._timed("stats"):

@@ -8,15 +8,10 @@ as a Gaussian with σ = 1 around V (the joint Fisher of ACKTR), and return a
 flattened with ``reshape(-1)`` and concatenated in that order. They refuse nets
 above ``max_params`` parameters: the matrix alone takes 4·P² bytes in float32.
 
-The exact Fisher is F = (1/N) Σ_n J_nᵀ Λ_n J_n, J_n the Jacobian of the
-distribution's natural parameters w.r.t. θ (torch.func, vmap over samples):
-
-- Categorical: the normalized logits ℓ = log p, Λ = diag(p) (equivalently
-  diag(p) − ppᵀ on raw logits, DESIGN §4), the explicit sum Σ_a p_a ∇ℓ_a ∇ℓ_aᵀ;
-- diagonal Gaussian: (μ, log σ) with Λ = diag(1/σ², 2), so a state-independent
-  log σ gets 2·I and no cross term with the mean.
-
-Λ is diagonal in both cases, so F = UᵀU / N with U = Λ^{1/2} J stacked over
+The exact Fisher is F = (1/N) Σ_n J_nᵀ Λ_n J_n, J_n the Jacobian (torch.func, vmap over
+samples) of the output's natural parameters, in which Λ_n is diagonal
+(:mod:`algorithms.curvature.output_fisher`: normalized logits with Λ = diag(p), or (μ, log σ)
+with Λ = diag(1/σ², 2), and V with Λ = 1). So F = UᵀU / N with U = Λ^{1/2} J stacked over
 samples: one product, accumulated over chunks of samples to bound memory.
 """
 
@@ -26,12 +21,13 @@ import copy
 
 import torch
 from torch import nn
-from torch.distributions import Categorical, Distribution, Independent, Normal
 from torch.func import functional_call, jacrev, vmap
 
-from algorithms.config import DEFAULT_MAX_PARAMS, ConfigError
-from algorithms.decompositions import diagonal_blocks
-from algorithms.kfac.engine import LOG_STD_FISHER, KroneckerFisher
+from algorithms.config import DEFAULT_MAX_PARAMS
+from algorithms.curvature.decompositions import diagonal_blocks
+from algorithms.curvature.kronecker.engine import KroneckerFisher
+from algorithms.curvature.output_fisher import ModelOutput, natural_parameters
+from algorithms.errors import ConfigError
 from algorithms.objective import sampled_nll
 
 _CHUNK_ENTRIES = 2**25
@@ -52,28 +48,10 @@ def trainable_parameters(model: nn.Module, max_params: int) -> dict[str, nn.Para
     return params
 
 
-def _natural_parameters(
-    output: Distribution | tuple[Distribution, torch.Tensor],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(natural parameters [N, K], √Λ [N, K]) of a model's output (see the module doc).
-
-    A (distribution, values [N]) output appends the critic, a Gaussian with σ = 1 around V:
-    one more natural parameter with Λ = 1.
-    """
-    if isinstance(output, tuple):
-        (natural, root), values = _natural_parameters(output[0]), output[1][:, None]
-        return torch.cat([natural, values], -1), torch.cat([root, torch.ones_like(values)], -1)
-    dist = output
-    if isinstance(dist, Categorical):
-        return dist.logits, dist.probs.sqrt()
-    if isinstance(dist, Independent) and isinstance(dist.base_dist, Normal):
-        mean, std = dist.base_dist.loc, dist.base_dist.scale
-        std = std.expand_as(mean)
-        root_log_std = torch.full_like(std, LOG_STD_FISHER**0.5)
-        return torch.cat([mean, std.log()], -1), torch.cat([std.reciprocal(), root_log_std], -1)
-    raise TypeError(
-        f"no closed-form Fisher for {type(dist).__name__}; accepted: Categorical, Independent(Normal)"
-    )
+def _natural(output: ModelOutput) -> tuple[torch.Tensor, torch.Tensor]:
+    """(natural parameters [N, K], √Λ [N, K]) of a model's output, all its parts side by side."""
+    parts = natural_parameters(output)
+    return torch.cat([part.value for part in parts], -1), torch.cat([part.root for part in parts], -1)
 
 
 def exact_fisher(
@@ -97,7 +75,7 @@ def exact_fisher(
     }
     obs = obs.to(dtype) if obs.is_floating_point() else obs
 
-    def output(flat_params: torch.Tensor, batch: torch.Tensor) -> Distribution | tuple:
+    def output(flat_params: torch.Tensor, batch: torch.Tensor) -> ModelOutput:
         parts = flat_params.split([shape.numel() for shape in shapes])
         unflat = {name: part.view(shape) for name, part, shape in zip(names, parts, shapes, strict=True)}
         return functional_call(model, {**frozen, **unflat}, (batch,))
@@ -106,10 +84,10 @@ def exact_fisher(
         flat_params: torch.Tensor, one_obs: torch.Tensor, one_root: torch.Tensor
     ) -> torch.Tensor:
         # √Λ held fixed: its Jacobian is √Λ J
-        return _natural_parameters(output(flat_params, one_obs[None]))[0][0] * one_root
+        return _natural(output(flat_params, one_obs[None]))[0][0] * one_root
 
     with torch.no_grad():
-        _, root = _natural_parameters(output(flat, obs))
+        _, root = _natural(output(flat, obs))
     jacobian = vmap(jacrev(scaled_natural), in_dims=(None, 0, 0))  # [n, K, P]
     chunk = max(1, _CHUNK_ENTRIES // (root.shape[-1] * len(flat)))
     fisher = torch.zeros(len(flat), len(flat), dtype=dtype, device=obs.device)
@@ -174,6 +152,6 @@ def kfac_fisher(
         output = model(obs)
     dist, values = output if isinstance(output, tuple) else (output, None)
     nll = sampled_nll(dist.log_prob(dist.sample()), values) if fisher == "sampled" else None
-    if not engine.update_statistics(nll, dist, values):
+    if not engine.update_statistics(nll, output):
         raise ValueError("the K-FAC factors of this batch are not finite")
     return engine.to_dense()
