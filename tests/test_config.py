@@ -98,7 +98,11 @@ def test_bad_settings_are_one_line_errors(overrides, fragment):
             {"optimizer.damping_max": "0.001"},
             "optimizer.damping_max: expected ≥ optimizer.damping_min",
         ),
-        ("kfac", {"optimizer.kl_clip": "-0.01"}, "bad value -0.01 for optimizer.kl_clip: expected a number ≥ 0"),
+        (
+            "kfac",
+            {"optimizer.kl_clip": "-0.01"},
+            "bad value -0.01 for optimizer.kl_clip: expected a number ≥ 0",
+        ),
         ("acktr", {"optimizer.lm_every": "5"}, "unknown setting 'optimizer.lm_every'"),
         ("lm", {"optimizer.fisher": "exact"}, "unknown setting 'optimizer.fisher'"),
         ("sgd", {"optimizer.alpha": "2"}, "bad value 2.0 for optimizer.alpha: expected a number in [0, 1]"),

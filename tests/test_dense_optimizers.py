@@ -48,6 +48,45 @@ def test_ng_steps_along_the_dense_damped_solve():
     torch.testing.assert_close(moved.double(), expected, rtol=1e-3, atol=1e-4)  # float32 parameters
 
 
+def test_ng_with_a_separate_critic_steps_each_net_along_its_own_dense_solve():
+    """The policy's step solves with the policy's exact Fisher and the main damping; the critic's
+    with the critic's exact Fisher (V read as a Gaussian with σ = 1) and the ``value_*`` settings."""
+    model = small_model()
+    objective = objective_for(model)
+    config = NGConfig(
+        lr=0.1, lr_schedule="constant", cold_start=0, damping=0.05, kl_clip=1.0, critic="separate"
+    )
+    config.value_cold_start, config.value_iterations, config.value_kl_clip = 0, 1, 1.0
+    optimizer = build_optimizer("ng", model, config, 10)
+    loss, _ = objective.evaluate()
+    expected_moves = []
+    for net, lr, damping, decay in (
+        (model.policy, config.lr, config.damping, 0.0),
+        (
+            model.critic,
+            config.value_lr,
+            config.value_damping + config.value_weight_decay,
+            config.value_weight_decay,
+        ),
+    ):
+        params = list(net.parameters())
+        grads = flat(torch.autograd.grad(loss, params, retain_graph=True)) + decay * flat(params).detach()
+        fisher = exact_fisher(net, objective.obs, dtype=torch.float64)
+        solve = torch.linalg.solve(fisher + damping * torch.eye(len(fisher)), grads.double())
+        expected_moves.append(lr * (1 - config.momentum) * solve)
+    before = [
+        flat(model.policy.parameters()).detach().clone(),
+        flat(model.critic.parameters()).detach().clone(),
+    ]
+    stats = optimizer.step(objective)
+
+    assert stats["skipped"] == stats["value_skipped"] == 0
+    assert stats["step_scale"] == stats["value_step_scale"] == 1.0
+    after = [flat(model.policy.parameters()).detach(), flat(model.critic.parameters()).detach()]
+    for start, end, expected in zip(before, after, expected_moves, strict=True):
+        torch.testing.assert_close((start - end).double(), expected, rtol=1e-3, atol=1e-6)
+
+
 def test_ng_trust_region_meets_the_realized_kl():
     """Clipped to δ, the joint KL of π(a|s)·N(v; V(s), 1) moves by about δ/2: Baselines' estimate
     η²ν²Δᵀ∇ is ΔθᵀF̂Δθ, twice the second-order KL, and the exact Fisher makes that model accurate

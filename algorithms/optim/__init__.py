@@ -21,7 +21,7 @@ from algorithms.errors import ConfigError
 from algorithms.optim.base import Optimizer
 from algorithms.optim.first_order import FirstOrder, FirstOrderConfig
 from algorithms.optim.natural_gradient import build_natural_gradient
-from algorithms.optim.settings import SETTINGS
+from algorithms.optim.settings import AXES, SETTINGS
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,29 @@ def optimizer_entry(name: str) -> OptimizerEntry:
     if name not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {name!r}; accepted: {', '.join(OPTIMIZERS)}")
     return OPTIMIZERS[name]
+
+
+def differing_axis(a: str, b: str) -> str | None:
+    """The one axis of the 2 × 2 (``curvature`` or ``damping``) in which optimizers ``a`` and ``b``
+    differ; None unless both are curvature optimizers that differ in exactly one axis."""
+    first, second = optimizer_entry(a), optimizer_entry(b)
+    if first.curvature is None or second.curvature is None:
+        return None
+    differing = [axis for axis in AXES if getattr(first, axis) != getattr(second, axis)]
+    return differing[0] if len(differing) == 1 else None
+
+
+def one_difference_pairs() -> list[tuple[str, str, str]]:
+    """(X, Y, axis) for every two curvature optimizers that differ in one axis alone, X holding
+    the axis's first value (the Kronecker curvature, the fixed damping)."""
+    pairs = []
+    for axis, values in AXES.items():
+        first, second = list(values)
+        for x in OPTIMIZERS.values():
+            for y in OPTIMIZERS.values():
+                if (getattr(x, axis), getattr(y, axis)) == (first, second) and differing_axis(x.name, y.name):
+                    pairs.append((x.name, y.name, axis))
+    return pairs
 
 
 def build_optimizer(name: str, model: nn.Module, config: Any, total_updates: int) -> Optimizer:

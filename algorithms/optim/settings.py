@@ -11,7 +11,7 @@ Defaults are ACKTR's Atari ones (Wu et al. 2017; OpenAI Baselines).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from algorithms.config import DEFAULT_MAX_PARAMS, FRACTION, NON_NEGATIVE, POSITIVE, choices
 from algorithms.curvature.kronecker.damped_inverse import PRECONDITIONERS
@@ -126,3 +126,11 @@ SETTINGS = {
     ("exact", "levenberg-marquardt"): LMConfig,
 }
 """The settings dataclass of each (curvature, damping rule)."""
+AXES = {"curvature": CURVATURE_SETTINGS, "damping": DAMPING_SETTINGS}
+"""The two axes of the 2 × 2 and the settings dataclass of each of their values."""
+
+
+def axis_keys(axis: str) -> frozenset[str]:
+    """The settings (``optimizer.KEY``) of every value of ``axis`` (``curvature`` or ``damping``):
+    where two optimizers that differ in that axis alone may differ."""
+    return frozenset(f"optimizer.{f.name}" for part in AXES[axis].values() for f in fields(part))

@@ -19,6 +19,7 @@ import pandas as pd
 from rliable import library as rly
 from rliable import metrics
 
+from algorithms.optim import one_difference_pairs
 from bench.report.bootstrap import interval_estimates
 from bench.report.scores import BASELINE
 
@@ -82,11 +83,14 @@ def aggregate_estimates(block: Block, reps: int) -> pd.DataFrame:
 
 
 def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
-    """(X, Y) pairs for P(X > Y): every optimizer over ``sgd``, and ``acktr`` over every other."""
+    """(X, Y) pairs for P(X > Y): every optimizer over ``sgd``, ``acktr`` over every other, and the
+    curvature optimizers that differ in one axis (Kronecker over exact, fixed over
+    Levenberg–Marquardt damping)."""
     pairs = [(name, BASELINE) for name in names if name != BASELINE and BASELINE in names]
     if "acktr" in names:
         pairs += [("acktr", name) for name in names if name not in ("acktr", BASELINE)]
-    return pairs
+    axis_pairs = [(x, y) for x, y, _ in one_difference_pairs() if x in names and y in names]
+    return pairs + [pair for pair in axis_pairs if pair not in pairs]
 
 
 def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:

@@ -18,6 +18,7 @@ import pandas as pd
 from bench.provenance import provenance
 from bench.report import aggregate, figures, scores
 from bench.report.bootstrap import CONFIDENCE, Estimate, interval_estimates
+from bench.report.comparisons import comparison_table
 from bench.report.loading import Sweep, load_sweep
 from bench.report.normalization import reference
 from bench.report.page import Table, render
@@ -387,11 +388,20 @@ def _headline(
     aggregates: list[dict],
     frames: dict[str, pd.DataFrame],
     summaries: pd.DataFrame,
+    comparisons: pd.DataFrame,
 ) -> list[str]:
-    """The page's first lines: a warning when runs of the suite have not started, the IQM of every
-    optimizer and acktr's probability of improvement over sgd, acktr's sample-efficiency ratios, and
-    a warning when runs stopped early."""
+    """The page's first lines: a warning when runs of the suite have not started, or when a
+    comparison of one difference is confounded, the IQM of every optimizer and acktr's probability
+    of improvement over sgd, acktr's sample-efficiency ratios, and a warning when runs stopped
+    early."""
     lines = [_partial_line(sweep, missing)] if len(missing) else []
+    confounded = comparisons[comparisons["what differs"].str.startswith("CONFOUNDED")]
+    if len(confounded):
+        lines.append(
+            "Confounded: "
+            + "; ".join(f"{r.comparison} on {r.task}" for r in confounded.itertuples())
+            + " differ in more than the one thing compared (see Comparisons)."
+        )
     done = sweep.done()
     stopped = int((done["env_steps"] < done["budget"]).sum())
     if stopped:
@@ -448,6 +458,8 @@ def build_report(
         summaries.append(frames["summary"])
         curves.append(frames["curves"])
     aggregates, aggregate_frames = _aggregate_sections(run_scores, reps)
+    optimizers = figures.order(sweep.runs["optimizer"].unique())
+    comparisons = comparison_table(sweep, aggregate.comparison_pairs(optimizers))
     cost, cost_frames = _cost_section(timing_file, run_scores)
     reproduction = reproduction_table(sweep, run_scores)
     metadata, seeds = _metadata(sweep, results / suite, reps)
@@ -473,6 +485,7 @@ def build_report(
         "curves": pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
         **aggregate_frames,
         **cost_frames,
+        "comparisons": comparisons,
         "reproduction": reproduction,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -485,10 +498,13 @@ def build_report(
     html = render(
         {
             "suite": sweep.suite,
-            "headline": _headline(sweep, missing, aggregates, aggregate_frames, summary),
+            "headline": _headline(sweep, missing, aggregates, aggregate_frames, summary, comparisons),
             "status": status,
             "tasks": task_sections,
             "aggregates": aggregates,
+            "comparisons": Table(list(comparisons.columns), comparisons.to_numpy().tolist())
+            if len(comparisons)
+            else None,
             "cost": cost,
             "fidelity": _fidelity_sections(sweep),
             "reproduction": Table(
