@@ -54,7 +54,9 @@ def deterministic_part(run_dir):
         ("ALE/Pong-v5", 320, "sgd"),
         ("CartPole-v1", 2000, "acktr"),
         ("CartPole-v1", 2000, "kfac"),
+        ("CartPole-v1", 800, "ng"),
         ("CartPole-v1", 800, "lm"),
+        ("InvertedPendulum-v5", 2000, "sgd"),
         ("InvertedPendulum-v5", 5000, "acktr"),
     ],
 )
@@ -139,7 +141,7 @@ def tiny_objective(advantage_scale=1.0):
     return model, objective
 
 
-@pytest.mark.parametrize("rule", ["rmsprop", "sgd", "momentum", "adam"])
+@pytest.mark.parametrize("rule", ["rmsprop", "rmsprop-tf", "sgd", "momentum", "adam"])
 def test_every_inner_rule_updates_and_reports(rule):
     model, objective = tiny_objective()
     before = [p.detach().clone() for p in model.parameters()]

@@ -113,11 +113,11 @@ def _accumulate_gram(fisher: torch.Tensor, rows: torch.Tensor) -> None:
 
 
 def _add_symmetric_gram(out: torch.Tensor, block: torch.Tensor) -> None:
-    """out += blockᵀ block for block [M, R]. With many rows (M ≥ R, where the product is bound by its
-    arithmetic) the lower tiles by products and the upper by transposing them, so T column tiles
-    take (T + 1) / 2T of one product's arithmetic; otherwise one product."""
+    """out += blockᵀ block for block [M, R]. With at least a tile's width of rows (where a tile's
+    product is bound by its arithmetic) the lower tiles by products and the upper by transposing
+    them, so T column tiles take (T + 1) / 2T of one product's arithmetic; otherwise one product."""
     tiles = [slice(i, i + _GRAM_TILE) for i in range(0, block.shape[1], _GRAM_TILE)]
-    if len(tiles) == 1 or block.shape[0] < block.shape[1]:
+    if len(tiles) == 1 or block.shape[0] < _GRAM_TILE:
         out.addmm_(block.T, block)
         return
     columns = [block[:, tile] for tile in tiles]
