@@ -29,7 +29,9 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_commit(path: Path = _SOURCE_DIR) -> dict[str, Any]:
-    """Commit of the checkout holding the code (``None`` outside a git checkout) and whether it is dirty."""
+    """Commit of the checkout holding the code (``None`` outside a git checkout) and whether its code is
+    dirty: a tracked file changed outside ``results/`` and ``reports/``, whose committed runs and
+    reports a sweep or report may rewrite."""
 
     def git(*args: str) -> str | None:
         try:
@@ -41,7 +43,8 @@ def git_commit(path: Path = _SOURCE_DIR) -> dict[str, Any]:
         return done.stdout.strip()
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    code = [":(top)", ":(top,exclude)results", ":(top,exclude)reports"]
+    status = git("status", "--porcelain", "--untracked-files=no", "--", *code) if commit else None
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 

@@ -112,3 +112,23 @@ def test_steps_to_threshold():
     assert steps_to_threshold(episodes, 4.0, window=2) == 30  # means: nan, 2, 4, 5, 7
     assert math.isnan(steps_to_threshold(episodes, 7.5, window=2))
     assert steps_to_threshold(episodes, 9.0, window=1) == 50
+
+
+def test_a_run_is_dirty_when_code_changed_not_when_committed_results_were_rewritten(tmp_path):
+    """A sweep run again (``--redo``) rewrites committed run directories; that is no code change."""
+    from bench.provenance import git_commit
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results" / "progress.csv").write_text("a\n1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    assert git_commit(tmp_path)["dirty"] is False
+    (tmp_path / "results" / "progress.csv").write_text("a\n2\n")
+    assert git_commit(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path)["dirty"] is True
