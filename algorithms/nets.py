@@ -85,8 +85,8 @@ def mlp(in_features: int, hidden: tuple[int, ...], activation: str) -> nn.Sequen
 class NatureCNN(nn.Sequential):
     """Mnih et al. 2015: uint8 frames [N, 4, 84, 84] scaled to [0, 1] → features [N, 512].
 
-    Convolutions run in channels-last layout (weights and activations), which
-    oneDNN executes about 1.3× faster on CPU; shapes and values are unchanged.
+    Convolutions run in channels-last layout (weights and activations), which oneDNN executes
+    faster on CPU (docs/optimizers.md); shapes and values are unchanged.
     """
 
     def __init__(self, in_channels: int = 4) -> None:

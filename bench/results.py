@@ -1,4 +1,4 @@
-"""Run directories in the public schema (DESIGN §6), written atomically and read back with validation.
+"""Run directories in the public schema, written atomically and read back with validation.
 
 A run directory holds:
 

@@ -44,8 +44,8 @@ class Task:
     threshold: float
     fidelity_interval: int
     """Env steps between fidelity measurements (``diagnostics.fidelity_every`` is this over the
-    optimizer's batch size); one costs 7 s (batch 160) to 20 s (batch 2500) at P = 9 k on one
-    core (float64 dense matrices and their Cholesky factors)."""
+    optimizer's batch size); a measurement builds float64 dense matrices and their Cholesky
+    factors, seconds each at P = 9 k."""
     settings: tuple[str, ...] = ()
     """More ``KEY=VALUE`` settings for every run of the task."""
 

@@ -58,7 +58,7 @@ FIRST_ORDER_PRESETS: dict[str, dict[str, Any]] = {
 # 0.002 per update, refresh every 2, 1 cold update at lr·(1 − 0.9), δ 0.01, no gradient clip) and
 # its separate critic (the value_* defaults) on the plain squared error. Classic control:
 # Stable-Baselines' ACKTR defaults (20 steps, value coefficient 0.25) with the RL Zoo's 8 envs
-# and δ 0.01 (with 0.001 acktr did not reach 475 on CartPole-v1 in 100k steps on seeds 0-2).
+# and δ 0.01 (why not Atari's 0.001: docs/optimizers.md, Presets).
 STEP_PRESETS: dict[str, dict[str, Any]] = {
     "atari": {"rollout.num_envs": 32, "rollout.n_steps": 20, "optimizer.stats_every": 2},
     "mujoco": {

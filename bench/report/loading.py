@@ -1,4 +1,4 @@
-"""A suite's run directories (DESIGN §6) read into tidy pandas frames, every run accounted for.
+"""A suite's run directories (``bench.results``' schema) in tidy pandas frames, every run accounted for.
 
 ``runs`` has one row per run directory, whatever its state; ``progress`` and ``episodes`` have
 one row per update and per finished episode, keyed by ``run`` (the directory relative to the

@@ -1,5 +1,5 @@
 """The paper's Atari numbers beside ours: Wu et al. 2017, Table 1, final episode rewards of
-ACKTR and A2C (DESIGN §5)."""
+ACKTR and A2C."""
 
 from __future__ import annotations
 

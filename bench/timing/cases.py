@@ -16,7 +16,7 @@ from algorithms.presets import DOMAIN_PRESETS
 from bench.update_cost import MODELS
 
 BATCHES = {
-    "nature-cnn": (80, 640),  # A2C's 16 × 5 and ACKTR's 32 × 20 (DESIGN §5)
+    "nature-cnn": (80, 640),  # A2C's 16 × 5 and ACKTR's 32 × 20 (Wu et al. 2017)
     "mlp-64-64": (2500,),  # ACKTR's MuJoCo batch
     "mlp-64-64-cartpole": (160,),  # 8 envs × 20 steps
     "mlp-64-64-invpendulum": (2500,),

@@ -1,6 +1,6 @@
 """One Kronecker-factored Fisher block per ``nn.Linear`` / ``nn.Conv2d`` layer.
 
-Conventions (DESIGN §4). A layer computes s = W ā, where ā is the layer input with
+Conventions. A layer computes s = W ā, where ā is the layer input with
 a 1 appended (the bias is W's last column: one block per layer, as in Martens &
 Grosse 2015). W is torch's weight as an (out, in) matrix; a Conv2d kernel
 [out, C, kh, kw] is read as (out, kh·kw·C): kernel row, column, then channel, the

@@ -1,14 +1,14 @@
 """Applying (Ā ⊗ G + damping)⁻¹ to a gradient matrix V of shape (out, in + 1).
 
-Two preconditioners (DESIGN §4):
+Two preconditioners:
 
 - ``eigen``: Ā = Q_A diag(d_A) Q_Aᵀ, G = Q_G diag(d_G) Q_Gᵀ and
   Δ = Q_G [(Q_Gᵀ V Q_A) ⊘ (d_G d_Aᵀ + λ)] Q_Aᵀ: the exact inverse of the damped
   Kronecker product, for any λ without a new decomposition.
 - ``tikhonov``: factored Tikhonov damping (Martens & Grosse 2015 §6.3),
   Δ = (G + (γ/π) I)⁻¹ V (Ā + π γ I)⁻¹ with γ = √λ and
-  π = √[(tr Ā / dim Ā) / (tr G / dim G)], inverted by Cholesky (about 7× faster
-  than eigh for a 3137² factor on CPU). λ is fixed at each refresh.
+  π = √[(tr Ā / dim Ā) / (tr G / dim G)], inverted by Cholesky (faster than eigh
+  for large factors; docs/optimizers.md). λ is fixed at each refresh.
 
 Decompositions go through :mod:`algorithms.curvature.decompositions` (batched by shape,
 retried in float64, else :class:`DecompositionError`, and the caller skips the
