@@ -11,8 +11,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-NOT_COMPARED = frozenset({"provenance", "seed", "steps", "device", "env_id", "optimizer.name"})
-"""What differs between any two runs of a comparison by design, or says nothing about the method."""
+NOT_COMPARED = frozenset({"provenance", "seed", "steps", "device", "env_id", "optimizer.name", "diagnostics"})
+"""What differs between any two runs of a comparison by design, or does not change the training
+(``diagnostics`` only measure, from a fork of the random state)."""
 
 ABSENT = "—"
 """The value shown for a setting one of the two configs does not have."""

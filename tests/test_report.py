@@ -25,14 +25,18 @@ from bench.suites import RunSpec, load_suite
 REPO = Path(__file__).resolve().parents[1]
 TIMING = sorted((REPO / "results" / "timing" / "amd-epyc-2cpu").glob("*.json"))[-1]
 REPS = "200"
-# (env, optimizer, seed, steps, settings); the last two end diverged and failed.
+IMAGES = 14
+# (env, optimizer, seed, steps, settings); kfac without its trust region differs from acktr in more
+# than the damping rule; the last two end diverged and failed.
 RUNS = [
     ("CartPole-v1", "sgd", 0, 3000, ()),
     ("CartPole-v1", "sgd", 1, 3000, ()),
     ("CartPole-v1", "acktr", 0, 3200, ("diagnostics.fidelity_every=20",)),
     ("CartPole-v1", "acktr", 1, 3200, ()),
+    ("CartPole-v1", "kfac", 1, 3200, ("optimizer.kl_clip=0",)),
     ("InvertedPendulum-v5", "sgd", 0, 5000, ()),
     ("InvertedPendulum-v5", "acktr", 0, 5000, ()),
+    ("Hopper-v5", "sgd", 0, 2000, ()),
     ("ALE/Pong-v5", "sgd", 0, 2400, ("rollout.num_envs=2",)),
     (
         "CartPole-v1",
@@ -92,12 +96,12 @@ def test_every_run_is_listed_with_its_state_and_only_finished_runs_are_scored(re
     assert states["CartPole-v1/sgd/seed2"] == "diverged"
     assert states["CartPole-v1/ng/seed0"] == "failed"
     assert states["CartPole-v1/kfac/seed0"] == "running"
-    assert sum(state == "done" for state in states.values()) == 7
+    assert sum(state == "done" for state in states.values()) == 9
     summary = pd.read_csv(report / "task_summary.csv").set_index(["task", "optimizer"])
     assert summary.loc[("CartPole-v1", "sgd"), ["runs done", "runs"]].tolist() == [2, 3]
-    assert summary.loc[("CartPole-v1", "kfac"), ["runs done", "runs"]].tolist() == [0, 1]
+    assert summary.loc[("CartPole-v1", "kfac"), ["runs done", "runs"]].tolist() == [1, 2]
     scored = pd.read_csv(report / "run_scores.csv")
-    assert len(scored) == 7 and set(scored["optimizer"]) == {"sgd", "acktr"}
+    assert len(scored) == 9 and set(scored["optimizer"]) == {"sgd", "acktr", "kfac"}
     page = (report / "index.html").read_text()
     for run in ("CartPole-v1/sgd/seed2", "CartPole-v1/ng/seed0", "CartPole-v1/kfac/seed0"):
         assert run in page
@@ -110,22 +114,23 @@ def test_a_defined_suite_with_runs_missing_is_labelled_partial(cli, results, rep
     shutil.copytree(results / "mini", tmp_path / "smoke")
     planned = {run.directory(tmp_path / "smoke") for run in load_suite("smoke").runs}
     expected = {d.relative_to(tmp_path / "smoke").as_posix() for d in planned if not d.exists()}
-    assert len(expected) == 25
+    assert len(expected) == 24
     assert make_report(cli, "smoke", tmp_path, tmp_path / "out", "--timing", str(TIMING)).returncode == 0
     runs = pd.read_csv(tmp_path / "out" / "smoke" / "runs.csv")
     assert set(runs.loc[runs["state"] == "not started", "run"]) == expected
     assert runs.loc[runs["run"] == "ALE-Pong-v5/acktr/seed1", "budget"].item() == 10_240
     page = (tmp_path / "out" / "smoke" / "index.html").read_text()
-    assert "Partial results: 25 runs of suite smoke have not started" in page
+    assert "Partial results: 24 runs of suite smoke have not started" in page
     assert "Partial results" not in (report / "index.html").read_text()
 
 
 def test_the_page_is_self_contained_with_every_section(report):
     page = (report / "index.html").read_text()
     sources = re.findall(r'<img src="([^"]+)"', page)
-    # Three tasks' curves; sgd's IQM etc. and profiles over all three; IQM etc., P(X > Y) and the
-    # profiles of sgd and acktr over the two both ran; the cost chart; fidelity on CartPole.
-    assert len(sources) == 10
+    # Four tasks' curves; sgd's IQM etc. and profiles over all four; IQM etc., P(X > Y) and the
+    # profiles of sgd and acktr over the two both ran, and of the three on CartPole; the cost
+    # chart; fidelity on CartPole.
+    assert len(sources) == IMAGES
     for source in sources:
         assert source.startswith("data:image/png;base64,")
         assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -135,6 +140,7 @@ def test_the_page_is_self_contained_with_every_section(report):
     for heading in (
         "Per task",
         "Across tasks",
+        "What each comparison compares",
         "Cost",
         "Curvature fidelity",
         "Metadata",
@@ -158,6 +164,30 @@ def test_the_paper_table_shows_our_pong_runs_beside_the_paper(report):
     assert "<td>ALE/Pong-v5</td><td>paper</td><td>2400</td><td>0</td><td>—</td><td>20.9</td>" in page
 
 
+def test_each_comparison_lists_the_settings_its_pair_differs_in(report):
+    """Read from the runs' config.json: acktr and sgd are whole recipes; kfac run without its
+    trust region differs from acktr in more than the damping rule, and the headline says so."""
+    comparisons = pd.read_csv(report / "comparisons.csv").set_index(["comparison", "task"])
+    whole = comparisons.loc[("acktr vs sgd", "CartPole-v1")]
+    assert whole["what differs"] == "whole recipes, each at its preset"
+    assert "rollout.n_steps 20 / 5" in whole["settings"] and "loss.value_coef 0.25 / 0.5" in whole["settings"]
+    confounded = comparisons.loc[("acktr vs kfac", "CartPole-v1")]
+    assert confounded["what differs"] == "CONFOUNDED: the damping rule, and also optimizer.kl_clip"
+    assert "optimizer.kl_clip 0.01 / 0.0" in confounded["settings"]
+    assert "optimizer.lm_every — / 5" in confounded["settings"]
+    assert ("acktr vs kfac", "InvertedPendulum-v5") not in comparisons.index  # no kfac run there
+    headline = (report / "index.html").read_text().split('<h2 id="status">')[0]
+    assert "Confounded: acktr vs kfac on CartPole-v1" in headline
+
+
+def test_published_mujoco_numbers_are_named_beside_ours(report):
+    page = (report / "index.html").read_text()
+    sentence = re.search(r"<li>(Hopper-v5, 2,000 env steps: our sgd ends at [^<]+)</li>", page)
+    assert sentence, "no sentence for Hopper-v5"
+    assert "A2C 733 (RL Zoo benchmark, Hopper-v3, 1 M steps, one run)" in sentence.group(1)
+    assert "ACKTR ≈ 3500 (Wu et al. 2017, Fig. 3" in sentence.group(1)
+
+
 def test_unreadable_runs_are_listed_and_the_rest_still_reported(cli, results, tmp_path):
     suite = tmp_path / "results" / "mini"
     shutil.copytree(results / "mini", suite)
@@ -169,7 +199,7 @@ def test_unreadable_runs_are_listed_and_the_rest_still_reported(cli, results, tm
     assert "unreadable run CartPole-v1/sgd/seed0" in done.stderr and "not valid JSON" in done.stderr
     assert "missing columns return_mean" in done.stderr
     runs = pd.read_csv(tmp_path / "out" / "mini" / "runs.csv")
-    assert (runs["state"] == "unreadable").sum() == 2 and (runs["state"] == "done").sum() == 5
+    assert (runs["state"] == "unreadable").sum() == 2 and (runs["state"] == "done").sum() == 7
     assert "No saved timing run" in (tmp_path / "out" / "mini" / "index.html").read_text()
 
 
@@ -266,7 +296,7 @@ def test_the_page_renders_in_chromium_without_errors(report):
     finally:
         driver.quit()
     total, fulfilled, drawn = decoded
-    assert total == 10 and fulfilled == total and drawn == total
+    assert total == IMAGES and fulfilled == total and drawn == total
     assert errors == []
     assert (artifacts / "report-top.png").stat().st_size > 10_000
 

@@ -22,7 +22,7 @@ from bench.report.comparisons import comparison_table
 from bench.report.loading import Sweep, load_sweep
 from bench.report.normalization import reference
 from bench.report.page import Table, render
-from bench.report.reproduction import reproduction_table
+from bench.report.reproduction import mujoco_sentences, reproduction_table
 from bench.results import STATES, write_atomic
 from bench.suites import available, load_suite
 from bench.timing_results import iteration_costs, machine_id, read_timing, update_ratios
@@ -513,6 +513,7 @@ def build_report(
             )
             if len(reproduction)
             else None,
+            "mujoco_reproduction": mujoco_sentences(sweep, run_scores),
             "metadata": metadata,
             "seeds": seeds,
             "tables": [path.name for path in written],

@@ -1,7 +1,10 @@
-"""The paper's Atari numbers beside ours: Wu et al. 2017, Table 1, final episode rewards of
-ACKTR and A2C."""
+"""Published numbers beside ours: the ACKTR paper's Atari table (Wu et al. 2017, Table 1, final
+episode rewards of ACKTR and A2C) and, for MuJoCo, its 1 M-step curves and the RL Zoo's
+benchmark, each with its source, version and budget."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -17,6 +20,59 @@ PAPER_FINAL_REWARD = {
     "Seaquest": (1776.0, 1754.0),
     "SpaceInvaders": (19723.0, 1757.2),
 }
+
+
+@dataclass(frozen=True)
+class Published:
+    """One published final return of a MuJoCo task."""
+
+    algorithm: str
+    value: float
+    source: str
+    """Who published it, the env version and the budget."""
+    approximate: bool = False
+    """Read off a plot rather than printed."""
+
+
+# Wu et al. 2017, Figure 3 (Gym v1 MuJoCo tasks, 1 M timesteps): ACKTR's curves, read off the
+# plot. RL Zoo benchmark (rl-baselines3-zoo, benchmark.md; v3 tasks, trained for n_timesteps,
+# one run, deterministic evaluation).
+MUJOCO_PUBLISHED = {
+    "Hopper-v5": (
+        Published("ACKTR", 3500, "Wu et al. 2017, Fig. 3, Hopper-v1, 1 M steps", approximate=True),
+        Published("A2C", 733, "RL Zoo benchmark, Hopper-v3, 1 M steps, one run"),
+        Published("PPO", 2410, "RL Zoo benchmark, Hopper-v3, 1 M steps, one run"),
+    ),
+    "Walker2d-v5": (
+        Published("ACKTR", 450, "Wu et al. 2017, Fig. 3, Walker2d-v1, 1 M steps", approximate=True),
+        Published("PPO", 3479, "RL Zoo benchmark, Walker2d-v3, 1 M steps, one run"),
+    ),
+}
+
+
+def _published_text(reference: Published) -> str:
+    about = "≈ " if reference.approximate else ""
+    return f"{reference.algorithm} {about}{reference.value:g} ({reference.source})"
+
+
+def mujoco_sentences(sweep: Sweep, run_scores: pd.DataFrame) -> list[str]:
+    """For each MuJoCo task of the sweep with published numbers, one sentence: where our ``acktr``
+    and ``sgd`` end (mean final return of their finished runs, with the budget) beside them."""
+    sentences = []
+    for task, runs in sweep.runs.groupby("task"):
+        if task not in MUJOCO_PUBLISHED:
+            continue
+        scores = run_scores[run_scores["task"] == task] if len(run_scores) else run_scores
+        ours = []
+        for name in ("acktr", "sgd"):
+            finals = scores.loc[scores["optimizer"] == name, "final_return"] if len(scores) else pd.Series()
+            if len(finals):
+                ours.append(f"our {name} ends at {finals.mean():,.0f} ({len(finals)} runs)")
+        if ours:
+            budget = int(runs["budget"].max())
+            published = "; ".join(_published_text(r) for r in MUJOCO_PUBLISHED[task])
+            sentences.append(f"{task}, {budget:,} env steps: {' and '.join(ours)}; published: {published}.")
+    return sentences
 
 
 def reproduction_table(sweep: Sweep, run_scores: pd.DataFrame) -> pd.DataFrame:
