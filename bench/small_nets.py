@@ -121,8 +121,8 @@ def summarize(out: Path, tasks: dict[str, Task], optimizers: list[str]) -> str:
 
 def _estimate_where_measured(record: RunRecord) -> pd.Series:
     """A trust-region optimizer's KL estimate on the updates whose realized KL was measured (empty for
-    the others, whose estimate bounds nothing)."""
-    if "kl_clip" not in record.config["optimizer"]:
+    the others, whose estimate bounds nothing: sgd, and an optimizer with ``kl_clip`` 0)."""
+    if not record.config["optimizer"].get("kl_clip"):
         return pd.Series(dtype=float)
     progress = record.progress
     return progress.loc[progress["fidelity_kl_realized"].notna(), "kl_estimate"]

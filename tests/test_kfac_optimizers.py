@@ -72,6 +72,13 @@ def test_small_steps_are_not_scaled():
     assert stats["step_scale"] == 1.0 and stats["kl_estimate"] < config.kl_clip
 
 
+def test_a_kl_clip_of_zero_switches_the_trust_region_off():
+    model = cartpole_model()
+    config = ACKTRConfig(lr=1.0, lr_schedule="constant", cold_start=0, kl_clip=0.0)
+    stats = build_optimizer("acktr", model, config, 10).step(batch_objective(model))
+    assert stats["step_scale"] == 1.0 and stats["kl_estimate"] > 0.001  # above the default δ
+
+
 @pytest.mark.parametrize("name", ["acktr", "kfac"])
 def test_a_nan_gradient_leaves_the_parameters_unchanged(name):
     model = cartpole_model()
