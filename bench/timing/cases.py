@@ -26,7 +26,7 @@ DENSE_OPTIMIZERS = ("ng", "lm")
 
 STAGE_OPTIMIZERS = ("acktr", "kfac")
 """Optimizers whose K-FAC stages are timed, where they hold one curvature over the whole model
-(``acktr``'s separate MuJoCo critic is timed as a whole update only)."""
+(the MuJoCo presets' separate critic has a curvature of its own: timed as a whole update only)."""
 STAGES = ("forward", "gradient", "statistics", "refresh", "precondition")
 
 DEVICES = ("cpu", "cuda")
