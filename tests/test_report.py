@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 TIMING = sorted((REPO / "results" / "timing" / "amd-epyc-2cpu").glob("*.json"))[-1]
 REPS = "200"
 IMAGES = 14
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")  # Debian's packages
 # (env, optimizer, seed, steps, settings); kfac without its trust region differs from acktr in more
 # than the damping rule; the last two end diverged and failed.
 RUNS = [
@@ -261,13 +262,15 @@ def test_the_same_results_give_the_same_tables(cli, results, report, tmp_path):
 def test_the_page_renders_in_chromium_without_errors(report):
     """Every image decodes and the console stays clean in a real headless Chromium; the top of the
     page is kept as ``test-artifacts/report-top.png``."""
-    if not Path("/usr/bin/chromium").exists() and not os.environ.get("CI"):
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if missing and not os.environ.get("CI"):
+        names = ", ".join(map(str, missing))
+        pytest.skip(f"not installed: {names} (apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
+    options.binary_location = str(CHROMIUM)
     for flag in (
         "--headless=new",
         "--no-sandbox",
@@ -280,7 +283,7 @@ def test_the_page_renders_in_chromium_without_errors(report):
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     try:
         driver.get((report / "index.html").as_uri())
         decoded = driver.execute_async_script(
