@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from tqdm import tqdm
 
 from algorithms.config import RunConfig, parse_settings
 from algorithms.envs import DOMAINS, Episode
 from algorithms.errors import ConfigError
 from algorithms.optim import OPTIMIZERS
 from bench import PROG, report_command, run_command, timing_command
+from bench.progress import Progress, add_progress_option
 from bench.provenance import provenance
 from bench.results import RunWriter
 from bench.sb3_reference import ALGORITHMS, REFERENCE_DOMAINS, ReferenceConfig
@@ -28,31 +28,36 @@ EXAMPLE_ENVS = {
 }
 
 
-class ProgressBar:
-    """Wraps a run logger with a terminal progress bar (steps/s and the latest mean return)."""
+class ProgressLogger:
+    """Wraps a run logger with the run's progress (:class:`bench.progress.Progress`): env steps,
+    steps/s, the latest mean return and the time left."""
 
-    def __init__(self, inner: RunWriter, total_steps: int, enabled: bool) -> None:
+    def __init__(
+        self, inner: RunWriter, config: RunConfig | ReferenceConfig, every_s: float, enabled: bool
+    ) -> None:
         self.inner = inner
-        self.bar = tqdm(total=total_steps, unit="step", unit_scale=True, disable=not enabled or None)
-        self._last_steps = 0
+        label = f"{config.env_id} {config.optimizer_name} seed {config.seed}"
+        self.progress = Progress(config.steps, label=label, every_s=every_s, enabled=enabled)
 
     def log_episodes(self, env_steps: int, episodes: list[Episode]) -> None:
         self.inner.log_episodes(env_steps, episodes)
 
     def log_update(self, row: dict[str, float]) -> None:
         self.inner.log_update(row)
-        self.bar.update(int(row["env_steps"]) - self._last_steps)
-        self._last_steps = int(row["env_steps"])
-        self.bar.set_postfix(ret=f"{row['return_mean']:.1f}", refresh=False)
+        latest = row["return_mean"]
+        self.progress.update(int(row["env_steps"]), f"return {latest:.1f}" if math.isfinite(latest) else "")
 
     def close(self) -> None:
-        self.bar.close()
+        self.progress.close()
 
 
-def run_training(config: RunConfig | ReferenceConfig, out: Path, show_progress: bool) -> str:
-    """Train one run into ``out``; returns its final state. Failures are recorded, never lost."""
+def run_training(
+    config: RunConfig | ReferenceConfig, out: Path, show_progress: bool, progress_every_s: float
+) -> str:
+    """Train one run into ``out``, showing its progress (where output is not a terminal, a line every
+    ``progress_every_s`` seconds); returns its final state. Failures are recorded, never lost."""
     writer = RunWriter(out, config, provenance())
-    logger = ProgressBar(writer, config.steps, show_progress)
+    logger = ProgressLogger(writer, config, progress_every_s, show_progress)
     try:
         result = train_run(config, logger)
     except Exception as error:  # a run that crashes is recorded as failed, with the reason
@@ -78,7 +83,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides=parse_settings(args.set),
     )
     try:
-        state = run_training(config, out, show_progress=not args.quiet)
+        state = run_training(config, out, not args.quiet, args.progress_every)
     except ConfigError:
         raise  # bad input seen only once the env is built (a net too big for ng): one line, exit 2
     except Exception as error:
@@ -121,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (repeatable)"
     )
     train_cmd.add_argument("--force", action="store_true", help="overwrite an existing run directory")
-    train_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    train_cmd.add_argument("--quiet", action="store_true", help="no progress bar or lines")
+    add_progress_option(train_cmd)
     train_cmd.set_defaults(handler=cmd_train)
 
     list_cmd = commands.add_parser("list", help="list optimizers and supported envs")

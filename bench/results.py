@@ -6,7 +6,8 @@ A run directory holds:
   Stable-Baselines3 reference run) and ``provenance``.
 - ``progress.csv``: one row per update (``REQUIRED_PROGRESS_COLUMNS`` and every optimizer stat).
 - ``episodes.csv``: one row per finished episode: ``env_steps`` (when it ended), ``return`` (raw), ``length``.
-- ``status.json``: ``{"state": "running"|"done"|"diverged"|"failed", "error": str|null, "env_steps": int}``.
+- ``status.json``: ``{"state": "running"|"done"|"diverged"|"failed", "error": str|null, "env_steps": int,
+  "return_mean": float|null}`` (the latest progress row's, as of the last write: null before any episode).
 - ``env_state.json``: what evaluation needs from the env (observation normalizer statistics), if any.
 
 Every file is replaced whole (temp file + rename), so a reader never sees a
@@ -99,6 +100,7 @@ class RunWriter:
         self._progress_lines: list[str] = []
         self._episode_lines: list[str] = []
         self._env_steps = 0
+        self._return_mean: float | None = None
         self._last_flush = time.monotonic()
         write_json(self.run_dir / "config.json", {**config.to_dict(), "provenance": provenance})
         self.write_status("running")
@@ -107,7 +109,8 @@ class RunWriter:
         if state not in STATES:
             raise ValueError(f"unknown run state {state!r}; accepted: {', '.join(STATES)}")
         write_json(
-            self.run_dir / "status.json", {"state": state, "error": error, "env_steps": self._env_steps}
+            self.run_dir / "status.json",
+            {"state": state, "error": error, "env_steps": self._env_steps, "return_mean": self._return_mean},
         )
 
     def log_episodes(self, env_steps: int, episodes: list[Episode]) -> None:
@@ -120,6 +123,7 @@ class RunWriter:
             raise ValueError(f"progress row keys changed: {sorted(set(row) ^ set(self._columns))}")
         self._progress_lines.append(_csv_line(list(row.values())))
         self._env_steps = int(row["env_steps"])
+        self._return_mean = float(row["return_mean"]) if math.isfinite(row["return_mean"]) else None
         if time.monotonic() - self._last_flush >= self.flush_every_s:
             self.flush()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from algorithms.errors import ConfigError
 from bench import PROG
+from bench.progress import add_progress_option
 from bench.report.build import build_report
 from bench.runner import local_backend, parse_only, run_state, run_sweep, select_runs, summary_line
 from bench.suites import available, load_suite
@@ -56,6 +57,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="list the runs and their states, run nothing")
     parser.add_argument("--report", action="store_true", help="then write REPORTS/SUITE/index.html")
     parser.add_argument("--reports", default="reports", help="reports directory (default: reports)")
+    add_progress_option(parser)
     parser.set_defaults(handler=cmd_run)
 
 
@@ -91,8 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         backend = local_backend(args.workers or os.cpu_count() or 1, args.device)
     with backend as submit:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)  # set after ray.init, which sets its own
-        states = run_sweep(runs, suite_results, submit, redo=args.redo)
-    print(f"suite {suite.name}: {summary_line(states)}")
+        states = run_sweep(runs, suite_results, submit, redo=args.redo, progress_every_s=args.progress_every)
+    print(f"suite {suite.name}: {summary_line(states)}", flush=True)
     if args.report:
         report = build_report(suite.name, Path(args.results), Path(args.reports))
         print(f"report written: {report.page}")

@@ -24,9 +24,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from tqdm import tqdm
-
 from algorithms.errors import ConfigError
+from bench.progress import PROGRESS_EVERY_S, Progress
 from bench.results import write_json
 from bench.suites import RunSpec, Suite
 
@@ -163,18 +162,22 @@ def _record_failure(directory: Path, error: str) -> None:
 
 
 def run_sweep(
-    runs: list[RunSpec], suite_results: Path, submit: Submit, redo: bool = False, show_progress: bool = True
+    runs: list[RunSpec],
+    suite_results: Path,
+    submit: Submit,
+    redo: bool = False,
+    progress_every_s: float = PROGRESS_EVERY_S,
 ) -> Counter:
     """Every run not kept from before (every run with ``redo``), started through ``submit``;
-    returns the count of each end state (``kept`` for the runs skipped). One progress bar for the
-    sweep: env steps of all runs, runs done / diverged / failed / running, env steps per second
-    and the time left."""
+    returns the count of each end state (``kept`` for the runs skipped). Shows the sweep's
+    progress (:class:`bench.progress.Progress`; where output is not a terminal, a line every
+    ``progress_every_s`` seconds, 0 for none): env steps of all runs, runs done / diverged /
+    failed / running, the running runs' latest mean returns, env steps per second and the time
+    left; and a line at each run's end, with its state and return."""
     directories = {run: run.directory(suite_results) for run in runs}
     todo = [run for run in runs if redo or run_state(directories[run]) not in KEPT_STATES]
     states = Counter({"kept": len(runs) - len(todo)})
-    bar = tqdm(
-        total=sum(run.steps for run in todo), unit="step", unit_scale=True, disable=not show_progress or None
-    )
+    progress = Progress(sum(run.steps for run in todo), label="sweep", every_s=progress_every_s)
     since = time.time()
     futures = {run: submit(run, directories[run]) for run in todo}
     finished: set[RunSpec] = set()
@@ -187,20 +190,38 @@ def run_sweep(
                 if error:
                     _record_failure(directories[run], error)
                 states[state] += 1
-                bar.write(
-                    f"{run.env_id} {run.optimizer} seed {run.seed}: {state}"
-                    + (f" ({error})" if error else "")
+                progress.write(
+                    f"{_name(run)}: {state}"
+                    + (f" ({error})" if error else _return_text(_status(directories[run])))
                 )
         running = [run for run in todo if run not in finished and _started(directories[run], since)]
-        progress = (min(run.steps, int(_status(directories[run]).get("env_steps") or 0)) for run in running)
-        steps = sum(run.steps for run in finished) + sum(progress)
-        bar.update(max(0, steps - bar.n))
-        bar.set_postfix_str(
+        statuses = {run: _status(directories[run]) for run in running}
+        steps = sum(run.steps for run in finished)
+        steps += sum(min(run.steps, int(status.get("env_steps") or 0)) for run, status in statuses.items())
+        returns = [f"{_name(run)}{_return_text(statuses[run])}" for run in running[:RUNS_SHOWN]]
+        more = f", {len(running) - RUNS_SHOWN} more" if len(running) > RUNS_SHOWN else ""
+        progress.update(
+            steps,
             f"runs done {states['done']} / diverged {states['diverged']} / failed {states['failed']}"
-            f" / running {len(running)} of {len(todo)}",
+            f" / running {len(running)} of {len(todo)}"
+            + (f" ({', '.join(returns)}{more})" if running else ""),
         )
-    bar.close()
+    progress.close()
     return states
+
+
+RUNS_SHOWN = 4
+"""Running runs named, with their latest return, in a sweep's progress line."""
+
+
+def _name(run: RunSpec) -> str:
+    return f"{run.env_id} {run.optimizer} seed {run.seed}"
+
+
+def _return_text(status: dict) -> str:
+    """`` return R`` from a run's status (the mean of its last 100 episodes), or nothing before one."""
+    value = status.get("return_mean")
+    return f" return {value:.1f}" if isinstance(value, int | float) else ""
 
 
 @contextmanager

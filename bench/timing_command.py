@@ -17,6 +17,7 @@ from pathlib import Path
 import bench.timing
 from algorithms.optim import OPTIMIZERS
 from bench import PROG
+from bench.progress import add_progress_option
 from bench.provenance import git_commit, hardware
 from bench.timing.cases import Selection, parse_selection
 from bench.timing_results import (
@@ -71,6 +72,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="OPT:CASE=R",
         help="fail when OPT's update costs more than R times sgd's on CASE (e.g. acktr:cnn-640=2.0)",
     )
+    add_progress_option(parser)
     parser.add_argument("--from-json", metavar="FILE", help="read this saved run instead of timing")
     parser.add_argument(
         "--spread",
@@ -84,12 +86,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=cmd_timing)
 
 
-def run_benchmarks(selection: Selection, quick: bool, json_path: Path) -> int:
-    """Runs ``bench/timing`` under pytest-benchmark into ``json_path``; pytest's exit status."""
+def run_benchmarks(selection: Selection, quick: bool, json_path: Path, progress_every_s: float) -> int:
+    """Runs ``bench/timing`` under pytest-benchmark into ``json_path``, with a progress line every
+    ``progress_every_s`` seconds where output is not a terminal; pytest's exit status."""
     # No ini file (-c devnull): the benchmarks run alike from a checkout or an installed package.
     command = [sys.executable, "-m", "pytest", str(TIMING_DIR), "-c", os.devnull]
     command += ["--rootdir", str(TIMING_DIR)]
-    command += ["-p", "no:cacheprovider", "-q", "--benchmark-enable", "--benchmark-quiet"]
+    # Off a terminal, one line per benchmark (-v), so the progress lines fall between whole lines.
+    command += ["-p", "no:cacheprovider", "--no-header", "-q" if sys.stdout.isatty() else "-v"]
+    command += ["--benchmark-enable", "--benchmark-quiet"]
     command += ["--benchmark-json", str(json_path)]
     for option, names in (
         ("--timing-devices", selection.devices),
@@ -98,6 +103,7 @@ def run_benchmarks(selection: Selection, quick: bool, json_path: Path) -> int:
     ):
         command += [option, ",".join(names)] if names else []
     command += ["--timing-quick"] if quick else []
+    command += ["--timing-progress-every", str(progress_every_s)]
     return subprocess.run(command).returncode
 
 
@@ -127,7 +133,7 @@ def cmd_timing(args: argparse.Namespace) -> int:
         directory.mkdir(parents=True, exist_ok=True)
         scratch = directory / f".running-{os.getpid()}.json"
         try:
-            status = run_benchmarks(selection, args.quick, scratch)
+            status = run_benchmarks(selection, args.quick, scratch, args.progress_every)
             if status != 0 or not scratch.exists():
                 print(f"{PROG}: a benchmark failed (pytest exit {status}); nothing saved", file=sys.stderr)
                 return 1

@@ -111,6 +111,8 @@ def stage_shares(frame: pd.DataFrame) -> pd.DataFrame:
     optimizer's whole update in the same run (``update_s``) and the stage's ``share`` of it."""
     keys = ["device", "optimizer", "model", "batch_size"]
     stages = _of_kind(frame, "kfac-stage")
+    if stages.empty:  # a run that timed no K-FAC stage has none of their columns
+        return stages
     whole = _of_kind(frame, "update")[[*keys, "median_s"]].rename(columns={"median_s": "update_s"})
     stages = stages.merge(whole, on=keys, how="left")
     per_update = stages["median_s"] / stages["every"]

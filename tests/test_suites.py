@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -100,6 +101,7 @@ def _start_sweep(cli, tmp_path, first_steps, second_steps, workers):
     suite.write_text(SUITE.format(first=first_steps, second=second_steps))
     first, second = (tmp_path / "results" / "pair" / "CartPole-v1" / "sgd" / f"seed{s}" for s in (0, 1))
     args = ["run", str(suite), "--results", str(tmp_path / "results"), "--workers", str(workers)]
+    args += ["--progress-every", "0.5"]
     with open(tmp_path / "sweep.err", "w") as err:
         sweep = subprocess.Popen(
             [cli.executable, *args],
@@ -112,16 +114,22 @@ def _start_sweep(cli, tmp_path, first_steps, second_steps, workers):
 
 def test_a_sweep_killed_with_sigkill_resumes_keeping_finished_runs(cli, tmp_path):
     """A sweep is killed (runner and runs, SIGKILL) while one run is running; every file stays
-    readable, and running the suite again keeps the finished run and redoes the other."""
+    readable, and running the suite again keeps the finished run and redoes the other. Off a
+    terminal the sweep printed its progress and the finished run's end as they happened."""
     sweep, suite, first, second = _start_sweep(cli, tmp_path, 2_000, 5_000_000, workers=2)
+    err = tmp_path / "sweep.err"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (
-        (first / "status.json").exists() and _state(first) == "done" and (second / "progress.csv").exists()
+        (second / "progress.csv").exists() and "seed 0: done return" in err.read_text()
     ):
         time.sleep(0.5)
     os.killpg(sweep.pid, signal.SIGKILL)
     sweep.wait()
     assert _state(first) == "done" and _state(second) == "running"
+    progress = re.findall(
+        r"^sweep: [\d,]+/5,002,000 steps .*runs done (\d) .*$", err.read_text(), re.MULTILINE
+    )
+    assert progress and progress[-1] == "1" and "running 1 of 2 (CartPole-v1 sgd seed 1" in err.read_text()
     for run in (first, second):
         record = read_run(run)
         assert len(record.progress) > 0

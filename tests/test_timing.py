@@ -2,6 +2,7 @@
 and ``--max-ratio`` exit codes on copies of that JSON whose medians the tests set themselves."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -28,6 +29,7 @@ def timed(cli, tmp_path_factory):
     """A real quick timing run of ``acktr`` and ``sgd`` on the CartPole net: (saved JSON, stdout)."""
     out = tmp_path_factory.mktemp("timing")
     args = ["--quick", "--models", "mlp-64-64-cartpole", "--optimizers", "acktr", "--out", str(out)]
+    args += ["--progress-every", "0.5"]
     done = cli("timing", *args, check=True)
     saved = list((out / machine_id(hardware())).glob("*.json"))
     assert len(saved) == 1
@@ -62,6 +64,25 @@ def test_a_run_saves_every_kind_with_its_extra_info_and_prints_ratios(timed):
     iterations = iteration_costs(frame).set_index("optimizer")
     assert iterations.loc["sgd", "ratio"] == 1.0 and iterations.loc["acktr", "batch_size"] == 160
     assert "per step ÷ sgd" in stdout
+
+
+def test_off_a_terminal_a_run_prints_progress_lines_up_to_the_last_benchmark(timed):
+    path, stdout = timed
+    counts = [
+        tuple(map(int, m)) for m in re.findall(r"^timing: (\d+)/(\d+) benchmarks", stdout, re.MULTILINE)
+    ]
+    total = len(json.loads(path.read_text())["benchmarks"])
+    assert len(counts) >= 2 and counts[-1] == (total, total)
+    assert [done for done, _ in counts] == sorted({done for done, _ in counts})
+
+
+def test_a_run_without_kfac_stages_prints_its_tables(cli, timed, tmp_path):
+    data = json.loads(timed[0].read_text())
+    data["benchmarks"] = [b for b in data["benchmarks"] if b["extra_info"]["benchmark"] != "kfac-stage"]
+    alone = tmp_path / "no-stages.json"
+    alone.write_text(json.dumps(data))
+    done = cli("timing", "--from-json", str(alone), check=True)
+    assert "(×1.00)" in done.stdout and "K-FAC stages" not in done.stdout
 
 
 def test_the_table_shows_the_ratio_of_the_medians(cli, timed, tmp_path):

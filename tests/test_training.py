@@ -1,6 +1,7 @@
 """Short real training runs through the CLI, determinism, divergence, and the sgd optimizer."""
 
 import math
+import re
 
 import gymnasium as gym
 import pandas as pd
@@ -29,7 +30,14 @@ def test_short_run_writes_the_public_schema(cli, tmp_path, env_id, steps, batch)
     out = tmp_path / "run"
     train_cli(cli, env_id, steps, 1, out)
     record = read_run(out)
-    assert record.status == {"state": "done", "error": None, "env_steps": steps}
+    latest = record.progress["return_mean"].iloc[-1]  # NaN before the first finished episode
+    expected_return = None if math.isnan(latest) else pytest.approx(latest)
+    assert record.status == {
+        "state": "done",
+        "error": None,
+        "env_steps": steps,
+        "return_mean": expected_return,
+    }
     assert set(REQUIRED_PROGRESS_COLUMNS) <= set(record.progress.columns)
     assert record.progress["env_steps"].tolist() == list(range(batch, steps + 1, batch))
     assert {"lr", "grad_norm", "skipped", "policy_loss", "value_loss", "entropy"} <= set(record.progress)
@@ -111,6 +119,15 @@ def test_bad_input_is_a_one_line_error(cli, tmp_path, args):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("acktr-bench: error: ")
     assert not (tmp_path / "run").exists()
+
+
+def test_off_a_terminal_train_prints_progress_lines_to_the_end(cli, tmp_path):
+    args = ["--env", "CartPole-v1", "--optimizer", "sgd", "--steps", "3000", "--out", str(tmp_path)]
+    done = cli("train", *args, "--progress-every", "0.2", check=True)
+    pattern = r"^CartPole-v1 sgd seed 0: ([\d,]+)/3,000 steps \(\d+%\).* elapsed.*; return [\d.]+$"
+    steps = [int(m.replace(",", "")) for m in re.findall(pattern, done.stderr, re.MULTILINE)]
+    assert len(steps) >= 2 and steps == sorted(set(steps)) and steps[-1] == 3000
+    assert "steps/s" in done.stderr and "ETA" in done.stderr
 
 
 def test_existing_run_is_not_overwritten_without_force(cli, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from algorithms.errors import ConfigError
+from bench.progress import PROGRESS_EVERY_S, Progress
 from bench.provenance import provenance
 from bench.timing import cases
 from bench.timing_results import drop_round_times
@@ -27,6 +28,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--timing-optimizers", help="comma-separated registry names (default: all)")
     group.addoption("--timing-models", help=f"comma-separated models (default: all of {', '.join(MODELS)})")
     group.addoption("--timing-quick", action="store_true", help="fewer rounds per benchmark")
+    group.addoption(
+        "--timing-progress-every",
+        type=float,
+        default=PROGRESS_EVERY_S,
+        help="where standard error is not a terminal, a progress line this often (seconds; 0: none)",
+    )
 
 
 def selection(config: pytest.Config) -> cases.Selection:
@@ -55,6 +62,40 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if fixture in metafunc.fixturenames:
             chosen = make_cases(selection(metafunc.config))
             metafunc.parametrize(fixture, chosen, ids=[case.id for case in chosen])
+
+
+PROGRESS = pytest.StashKey[Progress]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Benchmarks done, their rate and the time left, as lines among pytest's own where its output
+    is not a terminal (on one, pytest's own progress shows)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+
+    def emit(line: str) -> None:
+        reporter.write_line(line)
+        reporter.flush()
+
+    session.config.stash[PROGRESS] = Progress(
+        len(session.items),
+        unit="benchmark",
+        label="timing",
+        every_s=session.config.getoption("--timing-progress-every"),
+        enabled=reporter is not None and not reporter.isatty,
+        emit=emit,
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    yield
+    progress = item.config.stash[PROGRESS]
+    progress.update(progress.done + 1, f"last {item.name}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if PROGRESS in session.config.stash:
+        session.config.stash[PROGRESS].close()
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
