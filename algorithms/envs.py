@@ -8,6 +8,7 @@ kept apart from what is logged (raw, unclipped full-game returns).
 
 from __future__ import annotations
 
+import difflib
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -25,31 +26,50 @@ from algorithms.errors import ConfigError
 gym.register_envs(ale_py)
 
 DOMAINS = ("atari", "mujoco", "classic")
+MUJOCO_IDS = (
+    "HalfCheetah-v5",
+    "Hopper-v5",
+    "Walker2d-v5",
+    "Ant-v5",
+    "Swimmer-v5",
+    "Reacher-v5",
+    "InvertedPendulum-v5",
+    "InvertedDoublePendulum-v5",
+)
+"""The paper's MuJoCo tasks (any Gymnasium MuJoCo v5 id is accepted)."""
+CLASSIC_IDS = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1", "MountainCar-v0", "MountainCarContinuous-v0")
 _FAMILIES_HELP = (
     "Atari (ALE/<Game>-v5, <Game>NoFrameskip-v4), "
-    "MuJoCo v5 (HalfCheetah-v5, Hopper-v5, Walker2d-v5, Ant-v5, Swimmer-v5, Reacher-v5, "
-    "InvertedPendulum-v5, InvertedDoublePendulum-v5), "
-    "classic control (CartPole-v1, Acrobot-v1, Pendulum-v1)"
+    f"MuJoCo v5 ({', '.join(MUJOCO_IDS)}), classic control ({', '.join(CLASSIC_IDS)})"
 )
+
+
+def _domain_of(env_id: str, entry_point: str) -> str | None:
+    if entry_point.startswith("ale_py"):
+        return "atari"
+    if entry_point.startswith("gymnasium.envs.mujoco") and env_id.endswith("-v5"):
+        return "mujoco"
+    if entry_point.startswith("gymnasium.envs.classic_control"):
+        return "classic"
+    return None
 
 
 def env_domain(env_id: str) -> str:
     """The family of a Gymnasium id: ``atari``, ``mujoco`` or ``classic``.
 
-    Raises :class:`ConfigError` naming the id and the supported families.
+    Raises :class:`ConfigError` naming the id, the closest supported id and the supported families.
     """
     try:
         spec = gym.spec(env_id)
     except gym.error.Error:
         spec = None
-    entry = str(spec.entry_point) if spec is not None else ""
-    if entry.startswith("ale_py"):
-        return "atari"
-    if entry.startswith("gymnasium.envs.mujoco") and env_id.endswith("-v5"):
-        return "mujoco"
-    if entry.startswith("gymnasium.envs.classic_control"):
-        return "classic"
-    raise ConfigError(f"unknown or unsupported env id {env_id!r}; supported: {_FAMILIES_HELP}")
+    domain = _domain_of(env_id, str(spec.entry_point)) if spec is not None else None
+    if domain is None:
+        supported = [i for i, s in gym.registry.items() if _domain_of(i, str(s.entry_point))]
+        close = difflib.get_close_matches(env_id, supported, n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown or unsupported env id {env_id!r}{hint}; supported: {_FAMILIES_HELP}")
+    return domain
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from algorithms.config import RunConfig, parse_settings
-from algorithms.envs import DOMAINS, Episode
+from algorithms.envs import CLASSIC_IDS, DOMAINS, MUJOCO_IDS, Episode
 from algorithms.errors import ConfigError
 from algorithms.optim import OPTIMIZERS
 from bench import PROG, report_command, run_command, timing_command
@@ -22,9 +22,8 @@ from bench.trainers import RUN_OPTIMIZERS, resolve_run, train_run
 EXAMPLE_ENVS = {
     "atari": "ALE/<Game>-v5 or <Game>NoFrameskip-v4, e.g. ALE/Pong-v5, BreakoutNoFrameskip-v4 "
     "(protocol chosen by env.protocol: paper | v5)",
-    "mujoco": "HalfCheetah-v5 Hopper-v5 Walker2d-v5 Ant-v5 Swimmer-v5 Reacher-v5 "
-    "InvertedPendulum-v5 InvertedDoublePendulum-v5",
-    "classic": "CartPole-v1 Acrobot-v1 Pendulum-v1 MountainCar-v0 MountainCarContinuous-v0",
+    "mujoco": " ".join(MUJOCO_IDS),
+    "classic": " ".join(CLASSIC_IDS),
 }
 
 
@@ -114,13 +113,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Second-order optimizers for deep RL, compared.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train_cmd = commands.add_parser("train", help="train one run into a run directory")
-    train_cmd.add_argument("--env", required=True, help="Gymnasium id, e.g. CartPole-v1, ALE/Pong-v5")
+    train_cmd = commands.add_parser(
+        "train",
+        help="train one run into a run directory",
+        description="Train one run into a run directory (config.json, progress.csv, episodes.csv, "
+        "status.json).",
+        epilog="exit status: 0 when the run is done; 1 when it diverged or failed (the run directory "
+        "says why); 2 on bad input, with one line naming it",
+    )
+    train_cmd.add_argument(
+        "--env", required=True, help="Gymnasium id, e.g. CartPole-v1, ALE/Pong-v5 (see list)"
+    )
     train_cmd.add_argument("--optimizer", required=True, help=f"one of: {', '.join(RUN_OPTIMIZERS)}")
     train_cmd.add_argument("--steps", required=True, type=int, help="env steps (agent steps, not frames)")
-    train_cmd.add_argument("--seed", type=int, default=0)
-    train_cmd.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    train_cmd.add_argument("--num-envs", type=int, default=None, help="override the preset's env count")
+    train_cmd.add_argument(
+        "--seed", type=int, default=0, help="seeds the envs, the net and the sampling (default: 0)"
+    )
+    train_cmd.add_argument(
+        "--device", default="auto", help="auto (CUDA when present; the default), cpu or cuda"
+    )
+    train_cmd.add_argument(
+        "--num-envs", type=int, help="override the preset's env count (default: the preset's)"
+    )
     train_cmd.add_argument("--out", required=True, help="run directory to write")
     train_cmd.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (repeatable)"

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from algorithms.config import EnvConfig
-from algorithms.envs import ObsNormalizer, RunningMoments, make_env
+from algorithms.envs import ObsNormalizer, RunningMoments, env_domain, make_env
+from algorithms.errors import ConfigError
 
 
 def random_actions(env, steps, seed=0):
@@ -140,3 +141,23 @@ def test_normalization_matches_stable_baselines3_vecnormalize_on_the_same_stream
     theirs.close()
     assert ended > 5
     assert np.isclose(state["var"], theirs.ret_rms.var) and np.isclose(state["count"], theirs.ret_rms.count)
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("Hopper-v9", "Hopper-v5"),
+        ("Hopper-v4", "Hopper-v5"),
+        ("CartPol-v1", "CartPole-v1"),
+        ("ALE/Pnog-v5", "ALE/Pong-v5"),
+    ],
+)
+def test_a_mistyped_env_id_is_refused_with_the_closest_supported_one(typed, meant):
+    with pytest.raises(ConfigError, match=f"{typed!r} \\(did you mean {meant!r}\\?\\); supported: "):
+        env_domain(typed)
+
+
+def test_an_env_id_like_no_supported_one_gets_no_suggestion():
+    with pytest.raises(ConfigError) as error:
+        env_domain("Foo-v0")
+    assert "did you mean" not in str(error.value) and "MountainCarContinuous-v0" in str(error.value)
