@@ -54,10 +54,22 @@ class SchemaError(ValueError):
     """A run directory that does not follow the schema; the message names the file and the problem."""
 
 
+def _file_mode() -> int:
+    """The mode ``open`` gives a new file under this process's umask (mkstemp's is 0600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old or the new file, never a mix."""
+    """Replace ``path`` with ``text`` so that readers see the old or the new file, never a mix. The
+    file gets the mode any new file gets here (0644 under the usual umask 022)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()

@@ -49,6 +49,13 @@ def test_round_trip(tmp_path):
     assert json.loads((tmp_path / "env_state.json").read_text())["obs_normalizer"]["mean"] == [0.0]
 
 
+def test_files_get_the_mode_of_any_new_file_not_a_private_one(tmp_path):
+    ordinary = tmp_path / "ordinary"
+    ordinary.write_text("x")
+    write_json(tmp_path / "written.json", {"a": 1})
+    assert (tmp_path / "written.json").stat().st_mode == ordinary.stat().st_mode
+
+
 def test_progress_keys_must_not_change(tmp_path):
     writer = RunWriter(tmp_path, make_config(), {})
     writer.log_update(row(40, a=1.0))
