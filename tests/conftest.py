@@ -1,3 +1,4 @@
+import math
 import shutil
 import subprocess
 import sys
@@ -19,3 +20,16 @@ def cli():
 
     run.executable = executable
     return run
+
+
+@pytest.fixture
+def done_status():
+    """The status.json of a run that ended ``done`` after ``steps`` env steps, for its record: the
+    latest return_mean is the last progress row's (null while no episode had ended)."""
+
+    def expected(record, steps: int) -> dict:
+        latest = record.progress["return_mean"].iloc[-1]
+        latest = None if math.isnan(latest) else pytest.approx(latest)
+        return {"state": "done", "error": None, "env_steps": steps, "return_mean": latest}
+
+    return expected

@@ -40,7 +40,7 @@ def test_round_trip(tmp_path):
     writer.log_update(row(80, grad_norm=math.nan))
     writer.finish("done", env_state={"obs_normalizer": {"mean": [0.0]}})
     record = read_run(tmp_path)
-    assert record.status == {"state": "done", "error": None, "env_steps": 80}
+    assert record.status == {"state": "done", "error": None, "env_steps": 80, "return_mean": 9.5}
     assert record.config["optimizer"]["name"] == "sgd" and record.config["seed"] == 3
     assert record.config["provenance"]["versions"]["torch"] == "x"
     assert record.progress["env_steps"].tolist() == [40, 80]

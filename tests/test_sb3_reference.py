@@ -20,12 +20,14 @@ def train_reference_cli(cli, env_id, optimizer, steps, seed, out, *extra):
     ("env_id", "optimizer", "steps", "batch", "num_envs"),
     [("CartPole-v1", "sb3-a2c", 400, 40, 8), ("InvertedPendulum-v5", "sb3-ppo", 4096, 2048, 1)],
 )
-def test_a_reference_run_writes_the_public_schema(cli, tmp_path, env_id, optimizer, steps, batch, num_envs):
+def test_a_reference_run_writes_the_public_schema(
+    cli, tmp_path, done_status, env_id, optimizer, steps, batch, num_envs
+):
     out = tmp_path / "run"
     done = train_reference_cli(cli, env_id, optimizer, steps, 1, out)
     assert done.returncode == 0, done.stderr
     record = read_run(out)
-    assert record.status == {"state": "done", "error": None, "env_steps": steps}
+    assert record.status == done_status(record, steps)
     assert set(REQUIRED_PROGRESS_COLUMNS) <= set(record.progress.columns)
     assert {"policy_loss", "value_loss", "entropy", "lr", "explained_variance"} <= set(record.progress)
     assert record.progress["env_steps"].tolist() == list(range(batch, steps + 1, batch))
