@@ -22,6 +22,8 @@ from bench.timing.cases import STAGES, Selection
 
 KINDS = ("update", "kfac-stage", "env-step", "iteration")
 UNIT_OPTIMIZER = "sgd"
+STEADY_ROUNDS = 3
+"""Rounds a benchmark needs before its median is a steady measurement (a full run's minimum)."""
 
 
 def machine_id(hardware: dict[str, Any]) -> str:
@@ -106,6 +108,19 @@ def iteration_costs(frame: pd.DataFrame) -> pd.DataFrame:
     return _with_ratio(iterations, ["device", "env"], "per_step_s")
 
 
+def few_rounds_note(frame: pd.DataFrame) -> str | None:
+    """A caution for a run in which some benchmarks took fewer than :data:`STEADY_ROUNDS` rounds
+    (a ``--quick`` run), None when every one took enough."""
+    few = int((frame["rounds"] < STEADY_ROUNDS).sum())
+    if not few:
+        return None
+    return (
+        f"{few} of these {len(frame)} benchmarks took fewer than {STEADY_ROUNDS} rounds (a quick "
+        "run): each of their medians rests on one or two measurements, so read their ratios as "
+        "indications; a full acktr-bench timing run gives the steady ones"
+    )
+
+
 def stage_shares(frame: pd.DataFrame) -> pd.DataFrame:
     """Each K-FAC stage amortized per update (``per_update_s`` = median / ``every``), the same
     optimizer's whole update in the same run (``update_s``) and the stage's ``share`` of it."""
@@ -134,8 +149,10 @@ def _text_table(title: str, header: list[str], rows: list[list[str]]) -> list[st
 
 def format_tables(frame: pd.DataFrame) -> str:
     """The printed report of one run: update cost with ratios to ``sgd``, K-FAC stages, env steps
-    and training iterations (each table only when the run timed that kind)."""
-    tables: list[list[str]] = []
+    and training iterations (each table only when the run timed that kind), under a caution when
+    some benchmarks took too few rounds to be steady."""
+    note = few_rounds_note(frame)
+    tables: list[list[str]] = [[f"caution: {note}"]] if note else []
     updates = update_ratios(frame)
     if not updates.empty:
         optimizers = list(dict.fromkeys(updates["optimizer"]))

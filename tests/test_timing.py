@@ -18,7 +18,14 @@ from bench.timing.cases import (
     stage_cases,
     update_cases,
 )
-from bench.timing_results import iteration_costs, machine_id, read_timing, update_ratios
+from bench.timing_results import (
+    STEADY_ROUNDS,
+    few_rounds_note,
+    iteration_costs,
+    machine_id,
+    read_timing,
+    update_ratios,
+)
 from bench.update_cost import MODELS
 
 OPTIMIZER_KEYS = {"benchmark", "torch", "optimizer", "model", "batch_size", "device", "n_params"}
@@ -74,6 +81,23 @@ def test_off_a_terminal_a_run_prints_progress_lines_up_to_the_last_benchmark(tim
     total = len(json.loads(path.read_text())["benchmarks"])
     assert len(counts) >= 2 and counts[-1] == (total, total)
     assert [done for done, _ in counts] == sorted({done for done, _ in counts})
+
+
+def test_benchmarks_with_too_few_rounds_are_marked_and_steady_ones_are_not(cli, timed, tmp_path):
+    data = json.loads(timed[0].read_text())
+    for bench in data["benchmarks"]:
+        bench["stats"]["rounds"] = STEADY_ROUNDS
+    steady = tmp_path / "steady.json"
+    steady.write_text(json.dumps(data))
+    data["benchmarks"][0]["stats"]["rounds"] = 1
+    quick = tmp_path / "quick.json"
+    quick.write_text(json.dumps(data))
+    assert few_rounds_note(read_timing(steady)[0]) is None
+    assert "caution" not in cli("timing", "--from-json", str(steady), check=True).stdout
+    printed = cli("timing", "--from-json", str(quick), check=True).stdout
+    assert printed.startswith(
+        f"caution: 1 of these {len(data['benchmarks'])} benchmarks took fewer than 3 rounds"
+    )
 
 
 def test_a_run_without_kfac_stages_prints_its_tables(cli, timed, tmp_path):

@@ -25,7 +25,7 @@ from bench.report.page import Table, render
 from bench.report.reproduction import mujoco_sentences, reproduction_table
 from bench.results import STATES, write_atomic
 from bench.suites import available, load_suite
-from bench.timing_results import iteration_costs, machine_id, read_timing, update_ratios
+from bench.timing_results import few_rounds_note, iteration_costs, machine_id, read_timing, update_ratios
 
 REPORT_PACKAGES = ("rliable", "arch", "seaborn", "matplotlib", "pandas", "jinja2")
 
@@ -285,20 +285,21 @@ def _cost_section(timing_file: Path | None, run_scores: pd.DataFrame) -> tuple[d
     hardware = timing_provenance.get("hardware", {})
     section["machine"] = machine_id(hardware)
     section["commit"] = (timing_provenance.get("git") or {}).get("commit")
+    section["few_rounds"] = few_rounds_note(frame)
     updates = update_ratios(frame)
     section["updates"] = Table(
-        ["model-batch", "device", "optimizer", "update (ms, median)", "over sgd"],
+        ["model-batch", "device", "optimizer", "update (ms, median)", "over sgd", "rounds"],
         [
-            [r.case, r.device, r.optimizer, f"{r.median_s * 1e3:.3g}", _times(r.ratio)]
+            [r.case, r.device, r.optimizer, f"{r.median_s * 1e3:.3g}", _times(r.ratio), r.rounds]
             for r in updates.itertuples()
         ],
     )
     section["figure"] = figures.update_costs(updates) if updates["ratio"].notna().any() else None
     iterations = iteration_costs(frame)
     section["iterations"] = Table(
-        ["env", "device", "optimizer", "env steps/s", "cost per env step over sgd"],
+        ["env", "device", "optimizer", "env steps/s", "cost per env step over sgd", "rounds"],
         [
-            [r.env, r.device, r.optimizer, f"{1 / r.per_step_s:,.0f}", _times(r.ratio)]
+            [r.env, r.device, r.optimizer, f"{1 / r.per_step_s:,.0f}", _times(r.ratio), r.rounds]
             for r in iterations.itertuples()
         ],
     )

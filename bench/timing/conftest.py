@@ -15,10 +15,10 @@ from algorithms.errors import ConfigError
 from bench.progress import PROGRESS_EVERY_S, Progress
 from bench.provenance import provenance
 from bench.timing import cases
-from bench.timing_results import drop_round_times
+from bench.timing_results import STEADY_ROUNDS, drop_round_times
 from bench.update_cost import MODELS
 
-ROUND_POLICIES = {"full": (3, 10.0), "quick": (1, 1.0)}
+ROUND_POLICIES = {"full": (STEADY_ROUNDS, 10.0), "quick": (1, 1.0)}
 """Rounds of each benchmark: (minimum, seconds after which no round is added)."""
 
 
