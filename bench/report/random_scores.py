@@ -15,23 +15,11 @@ from pathlib import Path
 
 import gymnasium as gym
 
+from algorithms.envs import MUJOCO_IDS
 from bench.provenance import provenance
 from bench.results import write_json
 
-TASKS = (
-    "CartPole-v1",
-    "Acrobot-v1",
-    "MountainCar-v0",
-    "MountainCarContinuous-v0",
-    "InvertedPendulum-v5",
-    "InvertedDoublePendulum-v5",
-    "HalfCheetah-v5",
-    "Hopper-v5",
-    "Walker2d-v5",
-    "Ant-v5",
-    "Swimmer-v5",
-    "Reacher-v5",
-)
+TASKS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", *MUJOCO_IDS)
 EPISODES = 100
 PATH = Path(__file__).with_name("random_scores.json")
 
