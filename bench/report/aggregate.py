@@ -21,6 +21,7 @@ from rliable import metrics
 
 from algorithms.optim import one_difference_pairs
 from bench.report.bootstrap import interval_estimates
+from bench.report.normalization import LEARNED
 from bench.report.scores import BASELINE
 
 METRICS = {
@@ -111,28 +112,36 @@ def score_distribution(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
 
 def improvement_probabilities(block: Block, reps: int) -> pd.DataFrame:
     """P(X > Y): the probability that a run of X on a task scores above a run of Y, averaged over
-    the tasks (Mann–Whitney U over the runs), with its interval. Rows: ``x``, ``y``, ``value``,
-    ``low``, ``high``."""
+    the tasks where X or Y learned (a mean normalized score of at least
+    :data:`bench.report.normalization.LEARNED`; elsewhere both learned nothing to compare), with
+    its interval. Rows: ``x``, ``y``, ``value``, ``low``, ``high``, and ``measured on``, those
+    tasks; NaN and no task where neither learned on any."""
+    learned = {name: scores.mean(axis=0) >= LEARNED for name, scores in block.scores.items()}
     pairs = comparison_pairs(list(block.scores))
+    where = {(x, y): learned[x] | learned[y] for x, y in pairs}
+    measured = [pair for pair in pairs if where[pair].any()]
     estimates = interval_estimates(
-        {f"{x},{y}": [block.scores[x], block.scores[y]] for x, y in pairs},
+        {f"{x},{y}": [block.scores[x][:, where[x, y]], block.scores[y][:, where[x, y]]] for x, y in measured},
         lambda x, y: np.array([probability_of_improvement(x, y)]),
         reps,
     )
-    return pd.DataFrame(
-        [
-            (x, y, e.point[0], e.low[0], e.high[0])
-            for (x, y), e in zip(pairs, estimates.values(), strict=True)
-        ],
-        columns=["x", "y", "value", "low", "high"],
-    )
+    rows = []
+    for x, y in pairs:
+        estimate = estimates.get(f"{x},{y}")
+        values = (estimate.point[0], estimate.low[0], estimate.high[0]) if estimate else (np.nan,) * 3
+        tasks = " ".join(task for task, kept in zip(block.tasks, where[x, y], strict=True) if kept)
+        rows.append((x, y, *values, tasks))
+    return pd.DataFrame(rows, columns=["x", "y", "value", "low", "high", "measured on"])
 
 
 def performance_profiles(block: Block, reps: int, points: int = 101) -> pd.DataFrame:
-    """The fraction of runs scoring above τ, for τ over the range of the normalized scores, with
-    its interval: rows ``optimizer``, ``tau``, ``fraction``, ``low``, ``high``."""
+    """The fraction of runs scoring above τ, for τ over the range of the normalized scores (with
+    a margin of 5 % of it each side), with its interval: rows ``optimizer``, ``tau``,
+    ``fraction``, ``low``, ``high``."""
     every = np.concatenate([scores.ravel() for scores in block.scores.values()])
-    taus = np.linspace(min(0.0, every.min()), max(1.0, every.max()), points)
+    low, high = every.min(), every.max()
+    margin = max(0.05 * (high - low), 0.01)
+    taus = np.linspace(low - margin, high + margin, points)
     state = np.random.get_state()
     np.random.seed(0)
     try:

@@ -20,7 +20,7 @@ from bench.report import aggregate, figures, scores
 from bench.report.bootstrap import CONFIDENCE, Estimate, interval_estimates
 from bench.report.comparisons import comparison_table
 from bench.report.loading import Sweep, load_sweep
-from bench.report.normalization import reference
+from bench.report.normalization import LEARNED, reference
 from bench.report.page import Table, render
 from bench.report.reproduction import mujoco_sentences, reproduction_table
 from bench.results import STATES, write_atomic
@@ -28,6 +28,9 @@ from bench.suites import available, load_suite
 from bench.timing_results import few_rounds_note, iteration_costs, machine_id, read_timing, update_ratios
 
 REPORT_PACKAGES = ("rliable", "arch", "seaborn", "matplotlib", "pandas", "jinja2")
+LOG_TIME_SPREAD = 10
+"""A task's wall-clock panel is drawn on a log axis when its optimizers' median run times differ
+by more than this factor (one of them would be squashed against the axis otherwise)."""
 
 
 @dataclass
@@ -61,6 +64,15 @@ def _cell(value: Any) -> str:
 
 def _times(ratio: float) -> str:
     return "—" if math.isnan(ratio) else f"{ratio:.3g}×"
+
+
+def _ratio_cell(row: dict[str, Any], any_ratio: bool) -> str:
+    if row["efficiency withheld"]:
+        return "— (sgd did not learn)"
+    if row["optimizer"] == scores.BASELINE and any_ratio:
+        return "1 (baseline)"
+    interval = _interval(row["efficiency ratio"], row["efficiency low"], row["efficiency high"])
+    return ("≤ " if row["efficiency upper bound"] else "") + interval
 
 
 def latest_timing(results_root: Path, sweep: Sweep) -> Path | None:
@@ -110,7 +122,8 @@ def _status_section(sweep: Sweep, missing: pd.DataFrame) -> dict[str, Any]:
 def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) -> tuple[dict, dict]:
     """The task's figure and table, and its frames for the CSV files."""
     grid, by_steps = scores.task_curves(sweep, task, "env_steps")
-    wall_grid, by_time = scores.task_curves(sweep, task, "wall_time_s")
+    log_time = scores.duration_spread(sweep, task) > LOG_TIME_SPREAD
+    wall_grid, by_time = scores.task_curves(sweep, task, "wall_time_s", log_grid=log_time)
     steps_frame = scores.curve_estimates(grid, by_steps, reps)
     time_frame = scores.curve_estimates(wall_grid, by_time, reps)
     threshold = scores.task_threshold(sweep, task)
@@ -121,7 +134,16 @@ def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) 
             name: group.sort_values("seed")["steps_to_threshold"].to_numpy()
             for name, group in task_scores.groupby("optimizer")
         }
-    ratios, basis = scores.efficiency_ratios(grid, by_steps, steps, reps)
+    scale = reference(task)
+    efficiency = scores.efficiency_ratios(
+        grid,
+        by_steps,
+        steps,
+        reps,
+        threshold=None if threshold is None else threshold.value,
+        learned_level=-math.inf if scale is None else scale.learned_level,
+    )
+    ratios = efficiency.ratios
     runs = sweep.runs[sweep.runs["task"] == task]
     summary = []
     for name in figures.order(runs["optimizer"]):
@@ -137,7 +159,8 @@ def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) 
             {
                 "task": task,
                 "optimizer": name,
-                "runs done": len(group),
+                "runs scored": len(group),
+                "runs done": int(((runs["optimizer"] == name) & (runs["state"] == "done")).sum()),
                 "runs": len(runs[runs["optimizer"] == name]),
                 "final return": finals[0],
                 "final return low": finals[1],
@@ -156,30 +179,26 @@ def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) 
                 "efficiency low": estimate.low,
                 "efficiency high": estimate.high,
                 "efficiency upper bound": bool(ratio and ratio.upper_bound),
+                "efficiency withheld": efficiency.withheld,
             }
         )
     frame = pd.DataFrame(summary)
     rows = [
         [
             r["optimizer"],
-            f"{r['runs done']} / {r['runs']}",
+            f"{r['runs scored']} / {r['runs']}",
             _interval(r["final return"], r["final return low"], r["final return high"]),
             _interval(r["auc"], r["auc low"], r["auc high"]),
             "—" if math.isnan(r["normalized final"]) else f"{r['normalized final']:.3f}",
             f"{_steps(r['steps to threshold (median)'])} ({r['reached']}/{r['runs done']})",
             r["steps to threshold (per seed)"],
-            ("≤ " if r["efficiency upper bound"] else "")
-            + (
-                "1 (baseline)"
-                if r["optimizer"] == scores.BASELINE and ratios
-                else _interval(r["efficiency ratio"], r["efficiency low"], r["efficiency high"])
-            ),
+            _ratio_cell(r, bool(ratios)),
         ]
         for r in summary
     ]
     header = [
         "optimizer",
-        "runs done",
+        "runs scored",
         "final return [95% CI]",
         "AUC [95% CI]",
         "normalized final",
@@ -187,7 +206,6 @@ def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) 
         "per seed",
         "sample-efficiency ratio over sgd [95% CI]",
     ]
-    scale = reference(task)
     notes = []
     if threshold is not None:
         notes.append(
@@ -195,7 +213,19 @@ def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) 
             f"({threshold.source})."
         )
     if ratios:
-        notes.append(f"Sample-efficiency ratio measured at the {basis}.")
+        notes.append(f"Sample-efficiency ratio measured at the {efficiency.basis}.")
+    if efficiency.withheld:
+        notes.append(f"No sample-efficiency ratio: {efficiency.withheld}.")
+    unscored = int((runs["state"] == "done").sum()) - len(task_scores)
+    if unscored:
+        notes.append(
+            f"{unscored} finished run(s) ended no episode within the budget: nothing to score, "
+            "so they are not counted as results."
+        )
+    if log_time:
+        notes.append(
+            f"Wall-clock axis on a log scale: the optimizers' run times differ more than {LOG_TIME_SPREAD}×."
+        )
     if scale is not None:
         notes.append(f"Normalized: 0 = {scale.random:g}, 1 = {scale.target:g} ({scale.source}).")
     stopped = [r for r in runs.itertuples() if r.state == "done" and r.env_steps < r.budget]
@@ -206,7 +236,9 @@ def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) 
         )
     section = {
         "name": task,
-        "figure": figures.learning_curves(task, steps_frame, time_frame) if len(steps_frame) else None,
+        "figure": figures.learning_curves(task, steps_frame, time_frame, log_time)
+        if len(steps_frame)
+        else None,
         "table": Table(header, rows),
         "notes": notes,
         "budget": ", ".join(f"{b:,}" for b in sorted(set(runs["budget"]))),
@@ -245,15 +277,15 @@ def _aggregate_sections(run_scores: pd.DataFrame, reps: int) -> tuple[list[dict]
                 "title": block.title,
                 "table": Table(["optimizer", *aggregate.METRICS, "runs per task"], rows),
                 "improvement": Table(
-                    ["P(X > Y)", "[95% CI]"],
+                    ["P(X > Y)", "[95% CI]", "on the tasks where X or Y learned"],
                     [
-                        [f"P({r.x} > {r.y})", _interval(r.value, r.low, r.high)]
-                        for r in improvement.itertuples()
+                        [f"P({x} > {y})", _interval(value, low, high), tasks or "— (neither learned)"]
+                        for x, y, value, low, high, tasks in improvement.itertuples(index=False)
                     ],
                 ),
                 "figures": [
                     figures.aggregate_intervals(block_estimates),
-                    *([figures.improvement(improvement)] if len(improvement) else []),
+                    *([figures.improvement(measured)] if len(measured := improvement.dropna()) else []),
                     figures.profiles(profile),
                 ],
             }
@@ -269,11 +301,13 @@ def _aggregate_sections(run_scores: pd.DataFrame, reps: int) -> tuple[list[dict]
     return sections, frames
 
 
-def _cost_section(timing_file: Path | None, run_scores: pd.DataFrame) -> tuple[dict, dict[str, pd.DataFrame]]:
+def _cost_section(timing_file: Path | None, sweep: Sweep) -> tuple[dict, dict[str, pd.DataFrame]]:
     section: dict[str, Any] = {"file": str(timing_file) if timing_file else None}
     frames: dict[str, pd.DataFrame] = {}
-    if len(run_scores):
-        speed = run_scores.groupby(["task", "optimizer"])["steps_per_s"].median().reset_index()
+    done = sweep.done()
+    if len(done):
+        done = done.assign(steps_per_s=done["run"].map(scores.run_speeds(sweep)))
+        speed = done.groupby(["task", "optimizer"])["steps_per_s"].median().reset_index()
         section["speed"] = Table(
             ["task", "optimizer", "env steps/s (median over runs)"],
             [[r.task, r.optimizer, f"{r.steps_per_s:,.0f}"] for r in speed.itertuples()],
@@ -383,19 +417,49 @@ def _partial_line(sweep: Sweep, missing: pd.DataFrame) -> str:
     )
 
 
+def _unlearned_line(sweep: Sweep, run_scores: pd.DataFrame) -> str | None:
+    """The banner for tasks where no optimizer learned within its budget, from the runs' own final
+    levels against the random policy and the reference level; None when there are none."""
+    learned = scores.learned_tasks(run_scores)
+    parts = []
+    for task, runs in sweep.done().groupby("task"):
+        scale = reference(task)
+        if task in learned or scale is None:
+            continue
+        budget = f"{runs['budget'].max():,} env steps"
+        finals = run_scores[run_scores["task"] == task].groupby("optimizer")["final_return"].mean()
+        if len(finals):
+            parts.append(
+                f"{task} ({budget}): best final return {finals.max():.4g} ({finals.idxmax()}), random "
+                f"policy {scale.random:.4g}, reference level {scale.target:.4g}"
+            )
+        else:
+            parts.append(f"{task} ({budget}): no run finished an episode")
+    if not parts:
+        return None
+    return (
+        "Budgets too short to learn: "
+        + "; ".join(parts)
+        + f". No optimizer got {LEARNED:.0%} of the way from the random policy to the reference level, so "
+        "these tasks give no sample-efficiency ratio, P(X > Y) or aggregate: compare on longer budgets."
+    )
+
+
 def _headline(
     sweep: Sweep,
     missing: pd.DataFrame,
+    run_scores: pd.DataFrame,
     aggregates: list[dict],
     frames: dict[str, pd.DataFrame],
     summaries: pd.DataFrame,
     comparisons: pd.DataFrame,
 ) -> list[str]:
-    """The page's first lines: a warning when runs of the suite have not started, or when a
-    comparison of one difference is confounded, the IQM of every optimizer and acktr's probability
-    of improvement over sgd, acktr's sample-efficiency ratios, and a warning when runs stopped
-    early."""
+    """The page's first lines: a warning when runs of the suite have not started, when budgets
+    were too short to learn, or when a comparison of one difference is confounded, the IQM of
+    every optimizer and acktr's probability of improvement over sgd, acktr's sample-efficiency
+    ratios, and a warning when runs stopped early."""
     lines = [_partial_line(sweep, missing)] if len(missing) else []
+    lines += [line for line in [_unlearned_line(sweep, run_scores)] if line]
     confounded = comparisons[comparisons["what differs"].str.startswith("CONFOUNDED")]
     if len(confounded):
         lines.append(
@@ -420,7 +484,7 @@ def _headline(
             + "; ".join(f"{r.optimizer} {_interval(r.value, r.low, r.high)}" for r in iqm.itertuples())
         )
         improvement = frames.get("improvement")
-        pair = improvement[(improvement["x"] == "acktr") & (improvement["y"] == scores.BASELINE)]
+        pair = improvement[(improvement["x"] == "acktr") & (improvement["y"] == scores.BASELINE)].dropna()
         if len(pair):
             r = pair.iloc[0]
             lines.append(f"P(acktr > sgd) = {_interval(r['value'], r['low'], r['high'])}")
@@ -458,10 +522,11 @@ def build_report(
         task_sections.append(section)
         summaries.append(frames["summary"])
         curves.append(frames["curves"])
-    aggregates, aggregate_frames = _aggregate_sections(run_scores, reps)
+    learned = scores.learned_tasks(run_scores)
+    aggregates, aggregate_frames = _aggregate_sections(run_scores[run_scores["task"].isin(learned)], reps)
     optimizers = figures.order(sweep.runs["optimizer"].unique())
     comparisons = comparison_table(sweep, aggregate.comparison_pairs(optimizers))
-    cost, cost_frames = _cost_section(timing_file, run_scores)
+    cost, cost_frames = _cost_section(timing_file, sweep)
     reproduction = reproduction_table(sweep, run_scores)
     metadata, seeds = _metadata(sweep, results / suite, reps)
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
@@ -499,7 +564,9 @@ def build_report(
     html = render(
         {
             "suite": sweep.suite,
-            "headline": _headline(sweep, missing, aggregates, aggregate_frames, summary, comparisons),
+            "headline": _headline(
+                sweep, missing, run_scores, aggregates, aggregate_frames, summary, comparisons
+            ),
             "status": status,
             "tasks": task_sections,
             "aggregates": aggregates,

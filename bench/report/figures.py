@@ -1,7 +1,9 @@
 """The report's figures (seaborn/matplotlib), each returned as a PNG ``data:`` URI to embed.
 
 Every figure draws an optimizer in the same colour (:func:`colour`), labels its axes with
-units, and shows the 95 % intervals it was given as shaded bands or bars.
+units, and shows the 95 % intervals it was given as shaded bands or bars. The colours are the
+Okabe–Ito palette (Okabe & Ito 2008), chosen to stay apart under the common colour-vision
+deficiencies; curves of the outside references are also dashed.
 """
 
 from __future__ import annotations
@@ -16,23 +18,43 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-from matplotlib.ticker import EngFormatter  # noqa: E402
+from matplotlib.ticker import EngFormatter, MaxNLocator  # noqa: E402
 
 KNOWN_OPTIMIZERS = ("sgd", "acktr", "kfac", "ng", "lm", "sb3-a2c", "sb3-ppo")
-_PALETTE = sns.color_palette("colorblind", 10)
-# Palette indices: blue, vermillion, green, purple, brown, grey, light blue; the rest for other names.
-_KNOWN_COLOURS = dict(zip(KNOWN_OPTIMIZERS, (0, 3, 2, 4, 5, 7, 9), strict=True))
-_OTHER_COLOURS = (1, 8, 6)
+OKABE_ITO = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "bluish green": "#009E73",
+    "reddish purple": "#CC79A7",
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "yellow": "#F0E442",
+}
+_KNOWN_COLOURS = dict(
+    zip(
+        KNOWN_OPTIMIZERS,
+        ("blue", "vermillion", "bluish green", "reddish purple", "black", "orange", "sky blue"),
+        strict=True,
+    )
+)
+_OTHER_COLOURS = ("yellow", "sky blue", "orange")
+REFERENCE_PREFIX = "sb3-"
 KL_COLUMNS = ("kl_estimate", "fidelity_kl_realized")
 KL_FLOOR = 1e-6
 _STYLE = {"style": "whitegrid", "rc": {"axes.titlesize": 11, "axes.labelsize": 10}}
 
 
-def colour(optimizer: str) -> tuple[float, float, float]:
-    """The optimizer's colour in every figure: fixed for the known names, then by a stable hash."""
-    if optimizer in _KNOWN_COLOURS:
-        return _PALETTE[_KNOWN_COLOURS[optimizer]]
-    return _PALETTE[_OTHER_COLOURS[sum(map(ord, optimizer)) % len(_OTHER_COLOURS)]]
+def colour(optimizer: str) -> str:
+    """The optimizer's colour in every figure (hex): fixed for the known names, then by a stable
+    hash."""
+    name = _KNOWN_COLOURS.get(optimizer) or _OTHER_COLOURS[sum(map(ord, optimizer)) % len(_OTHER_COLOURS)]
+    return OKABE_ITO[name]
+
+
+def line_style(optimizer: str) -> str:
+    """Dashed for the outside references (``sb3-*``), solid for the suite's own optimizers."""
+    return "--" if optimizer.startswith(REFERENCE_PREFIX) else "-"
 
 
 def order(optimizers) -> list[str]:
@@ -49,25 +71,36 @@ def data_uri(fig: plt.Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _curve_panel(ax: plt.Axes, curves: pd.DataFrame, xlabel: str, formatter) -> None:
+def _curve_panel(ax: plt.Axes, curves: pd.DataFrame, xlabel: str, formatter, log_x: bool = False) -> None:
+    if log_x:
+        ax.set_xscale("log")
     for name in order(curves["optimizer"]):
         rows = curves[curves["optimizer"] == name]
         label = f"{name} ({rows['runs'].iloc[0]} runs)"
-        ax.plot(rows["x"], rows["mean"], color=colour(name), label=label, linewidth=1.8)
+        ax.plot(
+            rows["x"],
+            rows["mean"],
+            color=colour(name),
+            linestyle=line_style(name),
+            label=label,
+            linewidth=1.8,
+        )
         ax.fill_between(rows["x"], rows["low"], rows["high"], color=colour(name), alpha=0.2, linewidth=0)
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(xlabel + (" (log scale)" if log_x else ""))
+    if not log_x:
+        ax.xaxis.set_major_locator(MaxNLocator(6))
     ax.xaxis.set_major_formatter(formatter)
-    ax.set_xlim(left=0)
+    ax.set_xlim(left=curves["x"].min() if log_x else 0)
 
 
-def learning_curves(task: str, by_steps: pd.DataFrame, by_time: pd.DataFrame) -> str:
-    """Mean raw return of the last 100 episodes against env steps and against wall-clock time,
-    one line per optimizer with its 95 % bootstrap band (frames of
-    :func:`bench.report.scores.curve_estimates`)."""
+def learning_curves(task: str, by_steps: pd.DataFrame, by_time: pd.DataFrame, log_time: bool = False) -> str:
+    """Mean raw return of the last 100 episodes against env steps and against wall-clock time
+    (on a log axis with ``log_time``), one line per optimizer with its 95 % bootstrap band
+    (frames of :func:`bench.report.scores.curve_estimates`)."""
     with sns.axes_style(**_STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
         _curve_panel(axes[0], by_steps, "env steps", EngFormatter())
-        _curve_panel(axes[1], by_time, "wall-clock time (s)", EngFormatter(unit="s"))
+        _curve_panel(axes[1], by_time, "wall-clock time", EngFormatter(unit="s"), log_time)
         axes[0].set_ylabel("return (mean of last 100 episodes)")
         axes[0].legend(loc="best", fontsize=8)
         fig.suptitle(task)
@@ -117,7 +150,14 @@ def profiles(frame: pd.DataFrame) -> str:
         fig, ax = plt.subplots(figsize=(6, 3.8))
         for name in order(frame["optimizer"]):
             rows = frame[frame["optimizer"] == name]
-            ax.plot(rows["tau"], rows["fraction"], color=colour(name), label=name, linewidth=1.8)
+            ax.plot(
+                rows["tau"],
+                rows["fraction"],
+                color=colour(name),
+                linestyle=line_style(name),
+                label=name,
+                linewidth=1.8,
+            )
             ax.fill_between(
                 rows["tau"], rows["low"], rows["high"], color=colour(name), alpha=0.2, linewidth=0
             )

@@ -52,8 +52,14 @@ class Sweep:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
 
     def done(self) -> pd.DataFrame:
-        """The runs that finished (``done``): the only ones that go into curves and scores."""
+        """The runs that finished (``done``)."""
         return self.runs[self.runs["state"] == "done"]
+
+    def scored(self) -> pd.DataFrame:
+        """The finished runs with at least one finished episode: the only ones that go into curves
+        and scores (a budget shorter than an episode leaves a run with nothing to score)."""
+        done = self.done()
+        return done[done["run"].isin(set(self.episodes["run"]))]
 
 
 def run_directories(root: Path) -> list[Path]:

@@ -85,6 +85,10 @@ ATARI_RANDOM_HUMAN = {
     "Zaxxon": (32.5, 9173.3),
 }
 TARGETS_WITHOUT_THRESHOLD = {"Walker2d-v5": (4592.3, "D4RL expert score (Fu et al. 2020)")}
+LEARNED = 0.05
+"""The normalized score a level must reach to count as learned: 5 % of the way from the random
+policy to the reference level. Ratios, P(X > Y) and aggregates measured below it compare policies
+that learned nothing, and the report withholds them."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,11 @@ class Reference:
 
     def normalize(self, score: float) -> float:
         return (score - self.random) / (self.target - self.random)
+
+    @property
+    def learned_level(self) -> float:
+        """The raw return at the normalized score :data:`LEARNED`."""
+        return self.random + LEARNED * (self.target - self.random)
 
 
 def atari_game(env_id: str) -> str | None:

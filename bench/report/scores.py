@@ -19,7 +19,9 @@ Conventions:
   median over runs of steps to threshold), else ``sgd``'s final level, its mean curve at the end
   of the budget (steps: where each mean curve first reaches it). A run or curve that never gets
   there counts as the whole budget, so the ratio is then an upper bound. Its interval resamples
-  whole runs of both optimizers.
+  whole runs of both optimizers. No ratio is given when that level is below the task's learned
+  level (:data:`bench.report.normalization.LEARNED`): ``sgd`` learned nothing to compare with.
+- Only finished runs with a finished episode are scored (:meth:`Sweep.scored`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import pandas as pd
 
 from bench.report.bootstrap import Estimate, interval_estimates
 from bench.report.loading import Sweep
-from bench.report.normalization import reference
+from bench.report.normalization import LEARNED, reference
 from bench.results import steps_to_threshold
 
 WINDOW = 100
@@ -90,26 +92,30 @@ def task_threshold(sweep: Sweep, task: str) -> Threshold | None:
     return None if scale is None else Threshold(scale.target, WINDOW, scale.target_source)
 
 
-def task_curves(sweep: Sweep, task: str, axis: str = "env_steps") -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The grid and each optimizer's finished runs' curves on it, [runs × points] ordered by seed.
+def task_curves(
+    sweep: Sweep, task: str, axis: str = "env_steps", log_grid: bool = False
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The grid and each optimizer's scored runs' curves on it, [runs × points] ordered by seed.
 
     ``axis`` is ``env_steps`` (grid up to the task's budget) or ``wall_time_s`` (up to the
-    longest run's last update).
+    longest run's last update). The grid's points are evenly spaced, or with ``log_grid`` evenly
+    spaced in log from 1/1000 of its end.
     """
-    done = sweep.done()
+    done = sweep.scored()
     done = done[done["task"] == task]
     if axis == "env_steps":
         end = float(done["budget"].max())
     else:
         progress = sweep.progress[sweep.progress["run"].isin(done["run"])]
         end = float(progress["wall_time_s"].max()) if len(progress) else 0.0
-    grid = np.linspace(end / GRID_POINTS, end, GRID_POINTS)
+    first = end / 1000 if log_grid else end / GRID_POINTS
+    grid = (np.geomspace if log_grid else np.linspace)(first, end, GRID_POINTS)
     episodes = sweep.episodes.groupby("run")
     curves = {}
     for optimizer, runs in done.groupby("optimizer"):
         rows = []
         for run in runs["run"]:
-            frame = episodes.get_group(run) if run in episodes.groups else sweep.episodes.iloc[:0]
+            frame = episodes.get_group(run)
             rows.append(run_curve(frame[axis].to_numpy(float), frame["return"].to_numpy(float), grid))
         curves[optimizer] = np.vstack(rows)
     return grid, curves
@@ -197,21 +203,51 @@ class Ratio:
     upper_bound: bool
 
 
+@dataclass(frozen=True)
+class EfficiencyRatios:
+    """Each optimizer's :class:`Ratio` over ``sgd`` on one task; ``basis`` names the level they
+    are measured at (``threshold`` or ``final level of sgd``). Without ratios, ``withheld`` says
+    why (empty when there is no ``sgd`` to compare with)."""
+
+    ratios: dict[str, Ratio]
+    basis: str = ""
+    withheld: str = ""
+
+
 def efficiency_ratios(
-    grid: np.ndarray, curves: dict[str, np.ndarray], steps: dict[str, np.ndarray] | None, reps: int
-) -> tuple[dict[str, Ratio], str]:
-    """Each optimizer's sample-efficiency ratio over ``sgd``, and the level it is measured at
-    (``threshold`` or ``final level of sgd``). ``curves`` [runs × points] on the env-steps
-    ``grid``; ``steps`` each optimizer's runs' steps to threshold (inf: never), None without a
-    threshold. Empty without ``sgd``."""
+    grid: np.ndarray,
+    curves: dict[str, np.ndarray],
+    steps: dict[str, np.ndarray] | None,
+    reps: int,
+    threshold: float | None = None,
+    learned_level: float = -math.inf,
+) -> EfficiencyRatios:
+    """Each optimizer's sample-efficiency ratio over ``sgd``. ``curves`` [runs × points] on the
+    env-steps ``grid``; ``steps`` each optimizer's runs' steps to ``threshold`` (inf: never),
+    None without one. The level is the threshold when the median ``sgd`` run reaches it and it is
+    at least ``learned_level``, else ``sgd``'s final level; below ``learned_level`` no ratio is
+    given."""
     if BASELINE not in curves:
-        return {}, ""
-    use_threshold = steps is not None and bool(np.median(steps[BASELINE]) < math.inf)
+        return EfficiencyRatios({})
+    baseline = curves[BASELINE]
+    use_threshold = (
+        steps is not None
+        and threshold is not None
+        and threshold >= learned_level
+        and bool(np.median(steps[BASELINE]) < math.inf)
+    )
+    if not use_threshold:
+        level = float(baseline.mean(axis=0)[-1])
+        if not level >= learned_level:
+            return EfficiencyRatios(
+                {},
+                withheld=f"sgd's final level {level:.4g} is below {learned_level:.4g}, the lowest that "
+                "counts as learned (5 % of the way from the random policy to the reference level)",
+            )
     estimates = {}
     for optimizer, matrix in curves.items():
         if optimizer == BASELINE:
             continue
-        baseline = curves[BASELINE]
         defined = ~(np.isnan(matrix).any(axis=0) | np.isnan(baseline).any(axis=0))
         if not defined.any():
             continue
@@ -225,29 +261,51 @@ def efficiency_ratios(
         estimates[optimizer] = Ratio(
             _ratio_estimate(points, base, other, base_steps, other_steps, reps), never
         )
-    return estimates, "threshold" if use_threshold else "final level of sgd"
+    return EfficiencyRatios(estimates, "threshold" if use_threshold else "final level of sgd")
+
+
+def learned_tasks(run_scores: pd.DataFrame) -> set[str]:
+    """The tasks where some optimizer's mean normalized final score reaches
+    :data:`bench.report.normalization.LEARNED` (from :func:`run_scores`)."""
+    means = run_scores.groupby(["task", "optimizer"])["normalized"].mean()
+    return {task for (task, _), value in means.items() if value >= LEARNED}
+
+
+def duration_spread(sweep: Sweep, task: str) -> float:
+    """The longest over the shortest of the optimizers' median run times (wall-clock seconds of
+    their scored runs) on ``task``; 1 with fewer than two optimizers."""
+    runs = sweep.scored()
+    runs = runs[runs["task"] == task]
+    last_wall = sweep.progress.groupby("run")["wall_time_s"].max()
+    medians = runs.assign(seconds=runs["run"].map(last_wall)).groupby("optimizer")["seconds"].median()
+    return float(medians.max() / medians.min()) if len(medians) > 1 and medians.min() > 0 else 1.0
+
+
+def run_speeds(sweep: Sweep) -> pd.Series:
+    """Env steps per wall-clock second of every finished run's whole run, by run."""
+    done = sweep.done().set_index("run")
+    if not len(sweep.progress):
+        return pd.Series(dtype=float)
+    last_wall = sweep.progress.groupby("run")["wall_time_s"].max()
+    return (done["env_steps"] / last_wall.reindex(done.index)).astype(float)
 
 
 def run_scores(sweep: Sweep) -> pd.DataFrame:
-    """One row per finished run: ``task``, ``optimizer``, ``seed``, ``final_return``, ``auc``,
+    """One row per scored run: ``task``, ``optimizer``, ``seed``, ``final_return``, ``auc``,
     ``threshold``, ``steps_to_threshold`` (inf if never reached, NaN without a threshold),
     ``normalized`` (the final return on the task's reference scale, NaN without one) and
     ``steps_per_s`` (env steps over wall-clock seconds of the whole run)."""
-    done = sweep.done()
+    done = sweep.scored()
     episodes = sweep.episodes.groupby("run")
-    last_wall = sweep.progress.groupby("run")["wall_time_s"].max() if len(sweep.progress) else pd.Series()
+    speeds = run_speeds(sweep)
     rows = []
     for task, runs in done.groupby("task"):
         grid, curves = task_curves(sweep, task)
         threshold, scale = task_threshold(sweep, task), reference(task)
         for optimizer, group in runs.groupby("optimizer"):
             for (_, run), curve in zip(group.iterrows(), curves[optimizer], strict=True):
-                frame = (
-                    episodes.get_group(run["run"])
-                    if run["run"] in episodes.groups
-                    else sweep.episodes.iloc[:0]
-                )
-                final = float(frame["return"].tail(WINDOW).mean()) if len(frame) else math.nan
+                frame = episodes.get_group(run["run"])
+                final = float(frame["return"].tail(WINDOW).mean())
                 steps = math.nan
                 if threshold is not None:
                     steps = steps_to_threshold(frame, threshold.value, threshold.window)
@@ -258,11 +316,11 @@ def run_scores(sweep: Sweep) -> pd.DataFrame:
                         optimizer,
                         run["seed"],
                         final,
-                        float(np.nanmean(curve)) if not np.isnan(curve).all() else math.nan,
+                        float(np.nanmean(curve)),
                         math.nan if threshold is None else threshold.value,
                         steps,
                         math.nan if scale is None else scale.normalize(final),
-                        run["env_steps"] / last_wall.get(run["run"], math.nan),
+                        speeds.get(run["run"], math.nan),
                     )
                 )
     frame = pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
