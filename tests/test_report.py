@@ -1,6 +1,7 @@
 """acktr-bench report on a small suite of real runs: finished, diverged, failed and killed ones."""
 
 import base64
+import itertools
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import pytest
 from rliable import metrics
 
 from bench import runner
-from bench.report import aggregate, scores
+from bench.report import aggregate, figures, scores
 from bench.report.bootstrap import interval_estimates
 from bench.report.normalization import atari_game, reference
 from bench.suites import RunSpec, load_suite
@@ -419,6 +420,49 @@ def test_improvement_is_measured_on_the_tasks_where_either_learned():
     rows = aggregate.improvement_probabilities(block, reps=50).set_index(["x", "y"])
     assert rows.loc[("kfac", "sgd"), "value"] == 1.0 and rows.loc[("kfac", "sgd"), "measured on"] == "T1"
     assert np.isnan(rows.loc[("lm", "sgd"), "value"]) and rows.loc[("lm", "sgd"), "measured on"] == ""
+
+
+# Colour-vision deficiency in linear RGB at full severity (Machado, Oliveira & Fernandes 2009).
+DEFICIENCIES = {
+    "none": np.eye(3),
+    "protanopia": [
+        [0.152286, 1.052583, -0.204868],
+        [0.114503, 0.786281, 0.099216],
+        [-0.003882, -0.048116, 1.051998],
+    ],
+    "deuteranopia": [
+        [0.367322, 0.860646, -0.227968],
+        [0.280085, 0.672501, 0.047413],
+        [-0.01182, 0.04294, 0.968881],
+    ],
+    "tritanopia": [
+        [1.255528, -0.076749, -0.178779],
+        [-0.078411, 0.930809, 0.147602],
+        [0.004733, 0.691367, 0.3039],
+    ],
+}
+SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+
+
+def _lab_as_seen(hex_colour: str, deficiency: str) -> np.ndarray:
+    """CIELAB of an sRGB colour as seen with ``deficiency``."""
+    srgb = np.array([int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    xyz = SRGB_TO_XYZ @ np.clip(np.asarray(DEFICIENCIES[deficiency]) @ linear, 0, 1) / D65_WHITE
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+@pytest.mark.parametrize("deficiency", list(DEFICIENCIES))
+def test_every_two_optimizers_colours_stay_apart_for_colour_blind_readers(deficiency):
+    """CIELAB ΔE of at least 15 between every two known optimizers' colours, with normal vision and
+    each dichromacy simulated (the former palette had pairs at 11-13)."""
+    for x, y in itertools.combinations(figures.KNOWN_OPTIMIZERS, 2):
+        distance = np.linalg.norm(
+            _lab_as_seen(figures.colour(x), deficiency) - _lab_as_seen(figures.colour(y), deficiency)
+        )
+        assert distance >= 15, f"{x} and {y}: ΔE {distance:.1f} under {deficiency}"
 
 
 def test_normalization_references():
