@@ -99,8 +99,11 @@ def trainable_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def make_updater(name: str, spec: ModelSpec, batch: int, device: str, settings: dict[str, str]) -> Updater:
-    """``name`` with its presets for ``spec`` (then ``settings``) on a batch of ``batch`` samples."""
+def make_updater(
+    name: str, spec: ModelSpec, batch: int, device: str, settings: dict[str, str], warm: bool = True
+) -> Updater:
+    """``name`` with its presets for ``spec`` (then ``settings``) on a batch of ``batch`` samples,
+    warmed up past its cold start unless ``warm`` is False."""
     config = resolve_config(spec.env_id, name, 10**9, device=device, overrides=settings)
     torch.manual_seed(0)
     model = build_actor_critic(spec.observation_space, spec.action_space, spec.domain, config.net).to(device)
@@ -112,7 +115,8 @@ def make_updater(name: str, spec: ModelSpec, batch: int, device: str, settings: 
         optimizer.step(objective)
         synchronize()
 
-    warm_up(update, config.optimizer)
+    if warm:
+        warm_up(update, config.optimizer)
     return Updater(update, update_period(config.optimizer), model, optimizer, objective, synchronize)
 
 

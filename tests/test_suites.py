@@ -32,7 +32,7 @@ seeds = [1]
 
 def test_the_shipped_suites_load_with_their_runs():
     counts = {name: len(load_suite(name).runs) for name in available()}
-    assert counts == {"atari-10m": 36, "mujoco-1m": 200, "small-nets": 70, "smoke": 34}
+    assert counts == {"atari-10m": 36, "mujoco-1m": 200, "quickstart": 24, "small-nets": 70, "smoke": 34}
     smoke = load_suite("smoke")
     assert {(r.env_id, r.optimizer) for r in smoke.runs if r.env_id == "ALE/Pong-v5"} == {
         ("ALE/Pong-v5", name) for name in ("sgd", "acktr", "kfac")
@@ -82,7 +82,7 @@ def test_a_bad_suite_is_one_line_naming_the_file_and_key(cli, tmp_path, text, me
 
 def test_bad_run_options_are_one_line(cli):
     for args, message in (
-        (["nosuch"], "unknown suite 'nosuch'; accepted: atari-10m, mujoco-1m, small-nets, smoke"),
+        (["nosuch"], "unknown suite 'nosuch'; accepted: atari-10m, mujoco-1m, quickstart, small-nets, smoke"),
         (["smoke", "--only", "task=x"], "bad --only 'task=x'"),
         (["smoke", "--workers", "0"], "bad --workers 0"),
     ):

@@ -111,6 +111,12 @@ class Timing:
     min_rounds: int
     max_time_s: float
 
+    @property
+    def timed(self) -> bool:
+        """False where benchmarks are disabled (the tests run each once, untimed): no warm-up is
+        needed then."""
+        return not self.benchmark.disabled
+
     def run(
         self,
         target: Callable[..., object],

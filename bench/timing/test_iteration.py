@@ -17,7 +17,8 @@ def test_iteration(timing, iteration_case: IterationCase):
             parts.optimizer.step(objective)
             sync()
 
-        warm_up(iteration, config.optimizer)
+        if timing.timed:
+            warm_up(iteration, config.optimizer)
         period = update_period(config.optimizer)
         n_params = trainable_count(parts.model)
         info = optimizer_info(case.optimizer, case.model, config.batch_size, case.device, n_params)
