@@ -8,7 +8,6 @@ kept apart from what is logged (raw, unclipped full-game returns).
 
 from __future__ import annotations
 
-import difflib
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from ale_py.vector_env import AtariVectorEnv
 from gymnasium.vector import AutoresetMode
 
 from algorithms.config import EnvConfig, require_positive
-from algorithms.errors import ConfigError
+from algorithms.errors import ConfigError, did_you_mean
 
 gym.register_envs(ale_py)
 
@@ -66,8 +65,7 @@ def env_domain(env_id: str) -> str:
     domain = _domain_of(env_id, str(spec.entry_point)) if spec is not None else None
     if domain is None:
         supported = [i for i, s in gym.registry.items() if _domain_of(i, str(s.entry_point))]
-        close = difflib.get_close_matches(env_id, supported, n=1, cutoff=0.8)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(env_id, supported, cutoff=0.8)
         raise ConfigError(f"unknown or unsupported env id {env_id!r}{hint}; supported: {_FAMILIES_HELP}")
     return domain
 

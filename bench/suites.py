@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from algorithms.config import parse_settings
-from algorithms.errors import ConfigError
+from algorithms.errors import ConfigError, did_you_mean
 from bench.results import run_directory
 from bench.trainers import resolve_run
 
@@ -70,7 +70,8 @@ def suite_path(name: str) -> Path:
     path = SUITES_DIR / f"{name}.toml"
     if not path.is_file():
         raise ConfigError(
-            f"unknown suite {name!r}; accepted: {', '.join(available())} or a path to a .toml file"
+            f"unknown suite {name!r}{did_you_mean(name, available())}; accepted: {', '.join(available())} "
+            "or a path to a .toml file"
         )
     return path
 

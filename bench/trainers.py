@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from algorithms.config import RunConfig
-from algorithms.errors import ConfigError
+from algorithms.errors import ConfigError, did_you_mean
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import resolve_config
 from algorithms.training import RunLogger, TrainResult, train
@@ -30,7 +30,8 @@ def resolve_run(
     if optimizer in ALGORITHMS:
         return resolve_reference(env_id, optimizer, steps, seed, device, num_envs, overrides)
     if optimizer not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {optimizer!r}; accepted: {', '.join(RUN_OPTIMIZERS)}")
+        hint = did_you_mean(optimizer, RUN_OPTIMIZERS)
+        raise ConfigError(f"unknown optimizer {optimizer!r}{hint}; accepted: {', '.join(RUN_OPTIMIZERS)}")
     return resolve_config(env_id, optimizer, steps, seed, device, num_envs, overrides)
 
 

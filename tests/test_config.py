@@ -117,6 +117,10 @@ def test_bad_optimizer_settings_are_one_line_errors(optimizer, overrides, fragme
 def test_unknown_optimizer_lists_the_registry():
     with pytest.raises(ConfigError, match=r"unknown optimizer 'adamw'; accepted: sgd, acktr, kfac"):
         resolve_config("CartPole-v1", "adamw", 1000, device="cpu")
+    with pytest.raises(
+        ConfigError, match=r"unknown optimizer 'acktrr' \(did you mean 'acktr'\?\); accepted: "
+    ):
+        resolve_config("CartPole-v1", "acktrr", 1000, device="cpu")
 
 
 def test_bad_steps_and_device():

@@ -83,6 +83,7 @@ def test_a_bad_suite_is_one_line_naming_the_file_and_key(cli, tmp_path, text, me
 def test_bad_run_options_are_one_line(cli):
     for args, message in (
         (["nosuch"], "unknown suite 'nosuch'; accepted: atari-10m, mujoco-1m, quickstart, small-nets, smoke"),
+        (["quickstar"], "unknown suite 'quickstar' (did you mean 'quickstart'?); accepted: "),
         (["smoke", "--only", "task=x"], "bad --only 'task=x'"),
         (["smoke", "--workers", "0"], "bad --workers 0"),
     ):

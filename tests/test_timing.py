@@ -170,7 +170,8 @@ def test_max_ratio_checks_the_ratio_measured_in_the_run(cli, timed):
         (["--max-ratio", "kfac:cartpole-160=2.0"], "bad --max-ratio optimizer 'kfac'"),
         (["--max-ratio", "acktr-2.0"], "bad --max-ratio 'acktr-2.0'"),
         (["--models", "resnet-50"], "bad --models value 'resnet-50'"),
-        (["--optimizers", "adamw"], "bad --optimizers value 'adamw'"),
+        (["--optimizers", "adamw"], "bad --optimizers value 'adamw'; accepted: "),
+        (["--optimizers", "kfca"], "bad --optimizers value 'kfca' (did you mean 'kfac'?); accepted: "),
     ],
 )
 def test_bad_input_is_one_line_naming_it(cli, timed, args, message):

@@ -17,7 +17,7 @@ from typing import Any
 
 from torch import nn
 
-from algorithms.errors import ConfigError
+from algorithms.errors import ConfigError, did_you_mean
 from algorithms.optim.base import Optimizer
 from algorithms.optim.first_order import FirstOrder, FirstOrderConfig
 from algorithms.optim.natural_gradient import build_natural_gradient
@@ -142,7 +142,8 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {
 def optimizer_entry(name: str) -> OptimizerEntry:
     """The registry entry for ``name``; raises :class:`ConfigError` listing the accepted names."""
     if name not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {name!r}; accepted: {', '.join(OPTIMIZERS)}")
+        hint = did_you_mean(name, OPTIMIZERS)
+        raise ConfigError(f"unknown optimizer {name!r}{hint}; accepted: {', '.join(OPTIMIZERS)}")
     return OPTIMIZERS[name]
 
 

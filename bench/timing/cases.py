@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from algorithms.errors import ConfigError
+from algorithms.errors import ConfigError, did_you_mean
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import DOMAIN_PRESETS
 from bench.update_cost import MODELS
@@ -69,7 +69,8 @@ def _names(option: str, value: str | None, accepted: tuple[str, ...]) -> tuple[s
     names = tuple(name.strip() for name in value.split(","))
     bad = [name for name in names if name not in accepted]
     if bad:
-        raise ConfigError(f"bad {option} value {bad[0]!r}; accepted: {', '.join(accepted)}")
+        hint = did_you_mean(bad[0], accepted)
+        raise ConfigError(f"bad {option} value {bad[0]!r}{hint}; accepted: {', '.join(accepted)}")
     return names
 
 
