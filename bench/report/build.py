@@ -20,7 +20,7 @@ from bench.report import aggregate, figures, scores
 from bench.report.bootstrap import CONFIDENCE, Estimate, interval_estimates
 from bench.report.comparisons import comparison_table
 from bench.report.loading import Sweep, load_sweep
-from bench.report.normalization import LEARNED, reference
+from bench.report.normalization import LEARNED_MEANING, reference
 from bench.report.page import Table, render
 from bench.report.reproduction import mujoco_sentences, reproduction_table
 from bench.results import STATES, write_atomic
@@ -438,9 +438,7 @@ def _unlearned_line(sweep: Sweep, run_scores: pd.DataFrame) -> str | None:
     if not parts:
         return None
     return (
-        "Budgets too short to learn: "
-        + "; ".join(parts)
-        + f". No optimizer got {LEARNED:.0%} of the way from the random policy to the reference level, so "
+        "Budgets too short to learn: " + "; ".join(parts) + f". No optimizer got {LEARNED_MEANING}, so "
         "these tasks give no sample-efficiency ratio, P(X > Y) or aggregate: compare on longer budgets."
     )
 

@@ -89,6 +89,7 @@ LEARNED = 0.05
 """The normalized score a level must reach to count as learned: 5 % of the way from the random
 policy to the reference level. Ratios, P(X > Y) and aggregates measured below it compare policies
 that learned nothing, and the report withholds them."""
+LEARNED_MEANING = f"{LEARNED:.0%} of the way from the random policy to the reference level"
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ import pandas as pd
 
 from bench.report.bootstrap import Estimate, interval_estimates
 from bench.report.loading import Sweep
-from bench.report.normalization import LEARNED, reference
+from bench.report.normalization import LEARNED, LEARNED_MEANING, reference
 from bench.results import steps_to_threshold
 
 WINDOW = 100
@@ -242,7 +242,7 @@ def efficiency_ratios(
             return EfficiencyRatios(
                 {},
                 withheld=f"sgd's final level {level:.4g} is below {learned_level:.4g}, the lowest that "
-                "counts as learned (5 % of the way from the random policy to the reference level)",
+                f"counts as learned ({LEARNED_MEANING})",
             )
     estimates = {}
     for optimizer, matrix in curves.items():
