@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from algorithms.errors import ConfigError
-from bench import PROG
+from bench import PROG, exit_status_help
 from bench.report.build import build_report
 
 DEFAULT_REPS = 2000
@@ -23,6 +23,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="turn results/SUITE into reports/SUITE/index.html (and CSV tables)",
         description="Turn a suite's run directories and the machine's latest timing run into one "
         "standalone HTML page, OUT/SUITE/index.html, with the tables as CSV files beside it.",
+        epilog=exit_status_help(__doc__),
     )
     parser.add_argument("suite", help="the suite's name: its runs are in RESULTS/SUITE")
     parser.add_argument("--results", default="results", help="results directory (default: results)")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from algorithms.errors import ConfigError
-from bench import PROG
+from bench import PROG, exit_status_help
 from bench.progress import add_progress_option
 from bench.report.build import build_report
 from bench.runner import local_backend, parse_only, run_state, run_sweep, select_runs, summary_line
@@ -30,6 +30,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="run every run of a suite (bench/suites/SUITE.toml), resumable",
         description="Run every run of a suite, each in its own process writing RESULTS/SUITE/ENV/"
         "OPTIMIZER/seedK; runs already done or diverged are kept, the others are run again.",
+        epilog=exit_status_help(__doc__),
     )
     parser.add_argument("suite", help=f"one of: {', '.join(available())}, or a path to a suite .toml file")
     parser.add_argument("--results", default="results", help="results directory (default: results)")

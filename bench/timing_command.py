@@ -1,7 +1,8 @@
 """``acktr-bench timing``: time every optimizer update, save the JSON, print and check the ratios.
 
-Exit status: 0; 1 when a benchmark failed, ``--compare`` found a benchmark slower than the
-threshold or a ``--max-ratio`` limit was exceeded; 2 on bad input.
+Exit status: 0 when every benchmark ran and every check held; 1 when a benchmark failed,
+``--compare`` found a benchmark slower than the threshold or a ``--max-ratio`` limit was
+exceeded; 2 on bad input.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import bench.timing
 from algorithms.optim import OPTIMIZERS
-from bench import PROG
+from bench import PROG, exit_status_help
 from bench.progress import add_progress_option
 from bench.provenance import git_commit, hardware
 from bench.timing.cases import Selection, parse_selection
@@ -47,6 +48,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="time every optimizer update (pytest-benchmark), save the JSON, print ratios to sgd",
         description="Time every optimizer update (pytest-benchmark), save the JSON under "
         "OUT/<machine-id>/ and print the medians with their ratios to sgd.",
+        epilog=exit_status_help(__doc__),
     )
     parser.add_argument("--device", help="cpu or cuda: time on this device only (default: every one present)")
     parser.add_argument("--optimizers", help=f"comma-separated, of: {', '.join(OPTIMIZERS)} (sgd is kept)")
@@ -81,7 +83,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="instead of timing, show the run-to-run spread of these saved runs of the same benchmarks",
     )
     parser.add_argument(
-        "--out", default="results/timing", help="where runs are saved, one folder per machine"
+        "--out",
+        default="results/timing",
+        help="where runs are saved, one folder per machine (default: results/timing)",
     )
     parser.set_defaults(handler=cmd_timing)
 

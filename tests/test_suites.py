@@ -267,3 +267,10 @@ def test_bad_backend_options_are_one_line(cli):
     ):
         done = cli("run", "smoke", *args, "--dry-run")
         assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "run", "report", "timing"])
+def test_help_gives_defaults_and_exit_statuses(cli, command):
+    done = cli(command, "--help", check=True)
+    text = " ".join(done.stdout.split())
+    assert "(default" in text and "exit status: 0 when" in text and "2 on bad input" in text
