@@ -108,7 +108,10 @@ def run_benchmarks(selection: Selection, quick: bool, json_path: Path, progress_
         command += [option, ",".join(names)] if names else []
     command += ["--timing-quick"] if quick else []
     command += ["--timing-progress-every", str(progress_every_s)]
-    return subprocess.run(command).returncode
+    # Started from a pytest-xdist worker (as by the tests), its variables would tell
+    # pytest-benchmark that this run is one of xdist's too, and it would time nothing.
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_XDIST_")}
+    return subprocess.run(command, env=environment).returncode
 
 
 def _saved_name() -> str:
