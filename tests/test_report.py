@@ -23,8 +23,6 @@ from bench.report.bootstrap import interval_estimates
 from bench.report.normalization import atari_game, reference
 from bench.suites import RunSpec, load_suite
 
-pytestmark = pytest.mark.xdist_group("test_report")  # the report of one set of real runs, built once
-
 REPO = Path(__file__).resolve().parents[1]
 TIMING = sorted((REPO / "results" / "timing" / "amd-epyc-2cpu").glob("*.json"))[-1]
 REPS = "200"

@@ -202,7 +202,6 @@ optimizers = ["sgd", "sb3-a2c"]
 """
 
 
-@pytest.mark.xdist_group("ray")  # one Ray instance on the machine at a time
 def test_the_ray_backend_runs_a_sweep_on_a_local_ray_instance(cli, tmp_path):
     suite = tmp_path / "pair.toml"
     suite.write_text(RAY_SUITE.format(steps=2_000))
@@ -231,7 +230,6 @@ def _train_process(run_dir):
     return None
 
 
-@pytest.mark.xdist_group("ray")  # one Ray instance on the machine at a time
 def test_a_ray_task_whose_worker_is_killed_is_retried(cli, tmp_path):
     """The Ray worker running a task (and its run) is killed with SIGKILL mid-run; Ray runs the
     task again and the sweep ends with the run done."""

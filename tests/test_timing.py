@@ -28,8 +28,6 @@ from bench.timing_results import (
 )
 from bench.update_cost import MODELS
 
-pytestmark = pytest.mark.xdist_group("test_timing")  # one real timing run, made once
-
 OPTIMIZER_KEYS = {"benchmark", "torch", "optimizer", "model", "batch_size", "device", "n_params"}
 
 
