@@ -71,21 +71,19 @@ def data_uri(fig: plt.Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _band_line(ax: plt.Axes, name: str, x, value, low, high, label: str) -> None:
+    """The optimizer's line (its colour and style) with its interval shaded around it."""
+    ax.plot(x, value, color=colour(name), linestyle=line_style(name), label=label, linewidth=1.8)
+    ax.fill_between(x, low, high, color=colour(name), alpha=0.2, linewidth=0)
+
+
 def _curve_panel(ax: plt.Axes, curves: pd.DataFrame, xlabel: str, formatter, log_x: bool = False) -> None:
     if log_x:
         ax.set_xscale("log")
     for name in order(curves["optimizer"]):
         rows = curves[curves["optimizer"] == name]
         label = f"{name} ({rows['runs'].iloc[0]} runs)"
-        ax.plot(
-            rows["x"],
-            rows["mean"],
-            color=colour(name),
-            linestyle=line_style(name),
-            label=label,
-            linewidth=1.8,
-        )
-        ax.fill_between(rows["x"], rows["low"], rows["high"], color=colour(name), alpha=0.2, linewidth=0)
+        _band_line(ax, name, rows["x"], rows["mean"], rows["low"], rows["high"], label)
     ax.set_xlabel(xlabel + (" (log scale)" if log_x else ""))
     if not log_x:
         ax.xaxis.set_major_locator(MaxNLocator(6))
@@ -150,17 +148,7 @@ def profiles(frame: pd.DataFrame) -> str:
         fig, ax = plt.subplots(figsize=(6, 3.8))
         for name in order(frame["optimizer"]):
             rows = frame[frame["optimizer"] == name]
-            ax.plot(
-                rows["tau"],
-                rows["fraction"],
-                color=colour(name),
-                linestyle=line_style(name),
-                label=name,
-                linewidth=1.8,
-            )
-            ax.fill_between(
-                rows["tau"], rows["low"], rows["high"], color=colour(name), alpha=0.2, linewidth=0
-            )
+            _band_line(ax, name, rows["tau"], rows["fraction"], rows["low"], rows["high"], name)
         ax.set_xlabel("normalized score τ")
         ax.set_ylabel("fraction of runs with score > τ")
         ax.legend(fontsize=8)
