@@ -190,7 +190,7 @@ def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) 
             _interval(r["final return"], r["final return low"], r["final return high"]),
             _interval(r["auc"], r["auc low"], r["auc high"]),
             "—" if math.isnan(r["normalized final"]) else f"{r['normalized final']:.3f}",
-            f"{_steps(r['steps to threshold (median)'])} ({r['reached']}/{r['runs done']})",
+            f"{_steps(r['steps to threshold (median)'])} ({r['reached']}/{r['runs scored']})",
             r["steps to threshold (per seed)"],
             _ratio_cell(r, bool(ratios)),
         ]
@@ -457,7 +457,9 @@ def _headline(
     every optimizer and acktr's probability of improvement over sgd, acktr's sample-efficiency
     ratios, and a warning when runs stopped early."""
     lines = [_partial_line(sweep, missing)] if len(missing) else []
-    lines += [line for line in [_unlearned_line(sweep, run_scores)] if line]
+    unlearned = _unlearned_line(sweep, run_scores)
+    if unlearned:
+        lines.append(unlearned)
     confounded = comparisons[comparisons["what differs"].str.startswith("CONFOUNDED")]
     if len(confounded):
         lines.append(
