@@ -564,6 +564,7 @@ def build_report(
     html = render(
         {
             "suite": sweep.suite,
+            "learned_meaning": LEARNED_MEANING,
             "headline": _headline(
                 sweep, missing, run_scores, aggregates, aggregate_frames, summary, comparisons
             ),

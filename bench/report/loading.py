@@ -61,6 +61,13 @@ class Sweep:
         done = self.done()
         return done[done["run"].isin(set(self.episodes["run"]))]
 
+    def run_seconds(self) -> pd.Series:
+        """Each run's wall-clock seconds at its last update, by run (runs with no progress row
+        are absent)."""
+        if not len(self.progress):
+            return pd.Series(dtype=float)
+        return self.progress.groupby("run")["wall_time_s"].max()
+
 
 def run_directories(root: Path) -> list[Path]:
     """Every directory under ``root`` holding a ``config.json`` or a ``status.json``."""

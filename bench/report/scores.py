@@ -106,8 +106,8 @@ def task_curves(
     if axis == "env_steps":
         end = float(done["budget"].max())
     else:
-        progress = sweep.progress[sweep.progress["run"].isin(done["run"])]
-        end = float(progress["wall_time_s"].max()) if len(progress) else 0.0
+        seconds = sweep.run_seconds().reindex(done["run"])
+        end = float(seconds.max()) if seconds.notna().any() else 0.0
     first = end / 1000 if log_grid else end / GRID_POINTS
     grid = (np.geomspace if log_grid else np.linspace)(first, end, GRID_POINTS)
     episodes = sweep.episodes.groupby("run")
@@ -276,18 +276,15 @@ def duration_spread(sweep: Sweep, task: str) -> float:
     their scored runs) on ``task``; 1 with fewer than two optimizers."""
     runs = sweep.scored()
     runs = runs[runs["task"] == task]
-    last_wall = sweep.progress.groupby("run")["wall_time_s"].max()
-    medians = runs.assign(seconds=runs["run"].map(last_wall)).groupby("optimizer")["seconds"].median()
+    seconds = runs.assign(seconds=runs["run"].map(sweep.run_seconds()))
+    medians = seconds.groupby("optimizer")["seconds"].median()
     return float(medians.max() / medians.min()) if len(medians) > 1 and medians.min() > 0 else 1.0
 
 
 def run_speeds(sweep: Sweep) -> pd.Series:
     """Env steps per wall-clock second of every finished run's whole run, by run."""
     done = sweep.done().set_index("run")
-    if not len(sweep.progress):
-        return pd.Series(dtype=float)
-    last_wall = sweep.progress.groupby("run")["wall_time_s"].max()
-    return (done["env_steps"] / last_wall.reindex(done.index)).astype(float)
+    return (done["env_steps"] / sweep.run_seconds().reindex(done.index)).astype(float)
 
 
 def run_scores(sweep: Sweep) -> pd.DataFrame:
