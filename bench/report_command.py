@@ -12,7 +12,6 @@ from pathlib import Path
 
 from algorithms.errors import ConfigError
 from bench import PROG, exit_status_help
-from bench.report.build import build_report
 
 DEFAULT_REPS = 2000
 
@@ -42,14 +41,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"bad --reps {args.reps}; accepted: a positive number of bootstrap resamples")
     if args.timing and not Path(args.timing).is_file():
         raise ConfigError(f"no timing file {args.timing!r}; accepted: a JSON saved by acktr-bench timing")
-    report = build_report(
-        args.suite,
-        Path(args.results),
-        Path(args.out),
-        timing_file=Path(args.timing) if args.timing else None,
-        reps=args.reps,
+    write_report(
+        args.suite, Path(args.results), Path(args.out), Path(args.timing) if args.timing else None, args.reps
     )
+    return 0
+
+
+def write_report(
+    suite: str, results: Path, out: Path, timing_file: Path | None = None, reps: int = DEFAULT_REPS
+) -> None:
+    """Write ``out/suite/index.html`` and its CSV tables from ``results/suite``, naming any unreadable
+    run directory on stderr."""
+    # Imported here: the report's stack (pandas, scipy, rliable, matplotlib) takes seconds to load,
+    # which every train, run and --help would pay otherwise.
+    from bench.report.build import build_report
+
+    report = build_report(suite, results, out, timing_file=timing_file, reps=reps)
     for run, reason in report.unreadable:
         print(f"{PROG}: unreadable run {run}: {reason}", file=sys.stderr)
     print(f"report written: {report.page} ({len(report.tables)} CSV tables, {report.seconds:.1f} s)")
-    return 0

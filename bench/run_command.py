@@ -17,7 +17,7 @@ from pathlib import Path
 from algorithms.errors import ConfigError
 from bench import PROG, exit_status_help
 from bench.progress import add_progress_option
-from bench.report.build import build_report
+from bench.report_command import write_report
 from bench.runner import local_backend, parse_only, run_state, run_sweep, select_runs, summary_line
 from bench.suites import available, load_suite
 
@@ -97,6 +97,5 @@ def cmd_run(args: argparse.Namespace) -> int:
         states = run_sweep(runs, suite_results, submit, redo=args.redo, progress_every_s=args.progress_every)
     print(f"suite {suite.name}: {summary_line(states)}", flush=True)
     if args.report:
-        report = build_report(suite.name, Path(args.results), Path(args.reports))
-        print(f"report written: {report.page}")
+        write_report(suite.name, Path(args.results), Path(args.reports))
     return 0 if states["failed"] == 0 else 1

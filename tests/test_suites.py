@@ -190,6 +190,7 @@ def test_a_failed_run_is_recorded_and_the_sweep_goes_on(cli, tmp_path):
     assert "dense Fisher" in (tmp_path / "mixed" / "CartPole-v1" / "ng" / "seed0" / "train.log").read_text()
     runs = (tmp_path / "mixed" / "runs.csv").read_text()
     assert "CartPole-v1/ng/seed0" in runs and "failed" in runs
+    assert f"report written: {tmp_path / 'mixed' / 'index.html'}" in done.stdout
 
 
 RAY_SUITE = """description = "one run of ours and one reference"
