@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -273,3 +274,12 @@ def test_help_gives_defaults_and_exit_statuses(cli, command):
     done = cli(command, "--help", check=True)
     text = " ".join(done.stdout.split())
     assert "(default" in text and "exit status: 0 when" in text and "2 on bad input" in text
+
+
+def test_the_commands_start_without_the_report_stack():
+    """Every train process of a sweep starts through bench.cli: the report's libraries, seconds to
+    load, stay out of it until a page is written."""
+    heavy = ("bench.report.build", "rliable", "matplotlib", "seaborn", "scipy.stats", "ray")
+    code = f"import sys, bench.cli; print([name for name in {heavy!r} if name in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
