@@ -131,7 +131,17 @@ class StopConfig:
     that function finds."""
 
 
-SECTIONS = ("env", "rollout", "loss", "net", "optimizer", "diagnostics", "stop")
+@dataclass
+class CheckpointConfig:
+    """When a run saves its learning state into its run directory (to resume it; it does not
+    change the training)."""
+
+    every_s: float = field(default=300.0, metadata=NON_NEGATIVE)
+    """Seconds of wall time between checkpoints, the last one also written when a stop signal
+    (SIGTERM, SIGINT) ends the run; 0: no checkpoints at all."""
+
+
+SECTIONS = ("env", "rollout", "loss", "net", "optimizer", "diagnostics", "stop", "checkpoint")
 
 
 @dataclass
@@ -152,6 +162,7 @@ class RunConfig:
     """The optimizer's own config dataclass (see ``algorithms.optim``)."""
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     stop: StopConfig = field(default_factory=StopConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
 
     @property
     def batch_size(self) -> int:

@@ -8,6 +8,7 @@ kept apart from what is logged (raw, unclipped full-game returns).
 
 from __future__ import annotations
 
+import copy
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 from ale_py.vector_env import AtariVectorEnv
 from gymnasium.vector import AutoresetMode
 
+from algorithms import env_snapshot
 from algorithms.config import EnvConfig, require_positive
 from algorithms.errors import ConfigError, did_you_mean
 
@@ -68,6 +70,13 @@ def env_domain(env_id: str) -> str:
         hint = did_you_mean(env_id, supported, cutoff=0.8)
         raise ConfigError(f"unknown or unsupported env id {env_id!r}{hint}; supported: {_FAMILIES_HELP}")
     return domain
+
+
+def continues_exactly(env_id: str) -> bool:
+    """Whether ``env_id``'s batched env, restored from a snapshot, continues its episodes in flight
+    exactly (Gymnasium's envs) or restarts them (Atari: the native vector env cannot save its
+    emulators)."""
+    return env_domain(env_id) != "atari"
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,10 @@ class RunningMoments:
     def state_dict(self) -> dict[str, Any]:
         return {"mean": self.mean.tolist(), "var": self.var.tolist(), "count": self.count}
 
+
+RESTART_SEED_STRIDE = 1_000_003
+"""A restarted Atari vector env seeds env i with seed + i + this × (restarts so far): apart from
+every earlier start of the run and of the runs of nearby seeds."""
 
 NORMALIZER_EPSILON = 1e-8
 """Added to a running variance before its square root divides (Stable-Baselines3's ``VecNormalize``)."""
@@ -218,6 +231,16 @@ class BatchedEnv(ABC):
         return {}
 
     @abstractmethod
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the next steps depend on, copied: a checkpoint's part."""
+
+    @abstractmethod
+    def restore(self, state: dict[str, Any]) -> np.ndarray | None:
+        """Continue from a :meth:`snapshot` of an env made the same way. None where the episodes in
+        flight continue exactly; else the envs were restarted, their episodes in flight dropped,
+        and this is their first observations [N, *obs_shape]."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     def __enter__(self) -> BatchedEnv:
@@ -254,9 +277,10 @@ class AtariEnv(BatchedEnv):
         self.observation_space = self._env.single_observation_space
         self.action_space = self._env.single_action_space
         self._lives = np.zeros(num_envs, dtype=np.int64)
+        self._restarts = 0
 
     def reset(self) -> np.ndarray:
-        obs, info = self._env.reset(seed=self.seed)
+        obs, info = self._env.reset(seed=self.seed + RESTART_SEED_STRIDE * self._restarts)
         self._lives = np.asarray(info["lives"], dtype=np.int64)
         return obs
 
@@ -273,6 +297,17 @@ class AtariEnv(BatchedEnv):
         reward = np.sign(raw_reward) if self._config.clip_rewards else raw_reward
         final_obs = info["final_obs"] if truncated.any() else None
         return EnvStep(obs, reward, cut, truncated.copy(), final_obs)
+
+    def snapshot(self) -> dict[str, Any]:
+        """How often the envs were restarted: the native vector env cannot save its emulators."""
+        return {"restarts": self._restarts}
+
+    def restore(self, state: dict[str, Any]) -> np.ndarray:
+        """Restarts every game (the emulators' state is not saved), seeded apart from every earlier
+        start; the games in flight at the snapshot are dropped unlogged."""
+        self._restarts = state["restarts"] + 1
+        self.episodes = EpisodeTracker(self.num_envs)
+        return self.reset()
 
     def close(self) -> None:
         self._env.close()
@@ -325,6 +360,23 @@ class GymEnv(BatchedEnv):
                 final_obs[i] = info["final_obs"][i]
             final_obs = self._observe(final_obs, update=False)
         return EnvStep(next_obs, reward, terminated, truncated, final_obs)
+
+    _RUNNING = ("episodes", "_obs_normalizer", "_reward_normalizer")
+    """The attributes that carry running sums and statistics from step to step."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """The episodes' running sums, the normalizers and every env's complete state
+        (:mod:`algorithms.env_snapshot`)."""
+        running = copy.deepcopy({name: getattr(self, name) for name in self._RUNNING})
+        return {**running, "envs": [env_snapshot.snapshot(env) for env in self._env.envs]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Every env continues exactly where it was."""
+        for name, value in copy.deepcopy({name: state[name] for name in self._RUNNING}).items():
+            setattr(self, name, value)
+        for env, env_state in zip(self._env.envs, state["envs"], strict=True):
+            env_snapshot.restore(env, env_state)
+        return None
 
     def state_dict(self) -> dict[str, Any]:
         state = {}

@@ -62,8 +62,8 @@ class FidelityProbe:
         exact = exact_fisher(self.model, obs, dtype=torch.float64, max_params=cfg.max_params)
         kfac = kfac_fisher(self.model, obs, dtype=torch.float64, max_params=cfg.max_params)
         sampled = kfac_fisher(self.model, obs, torch.float64, cfg.max_params, fisher="sampled")
-        natural = BlockInverse(exact, cfg.fidelity_damping).apply(gradient)
-        approximate = BlockInverse(kfac, cfg.fidelity_damping).apply(gradient)
+        natural = BlockInverse.of(exact, cfg.fidelity_damping).apply(gradient)
+        approximate = BlockInverse.of(kfac, cfg.fidelity_damping).apply(gradient)
         return {
             "fidelity_cosine": float(torch.nn.functional.cosine_similarity(natural, approximate, dim=0)),
             "fidelity_fisher_error": _relative_error(kfac, exact),

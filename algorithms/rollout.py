@@ -32,7 +32,8 @@ class Rollout:
 
 
 class RolloutCollector:
-    """Steps ``env`` with ``model``'s policy for ``n_steps`` per call, reusing its buffers."""
+    """Steps ``env`` with ``model``'s policy for ``n_steps`` per call, reusing its buffers;
+    ``observation`` [N, *obs_shape] is where the next call starts."""
 
     def __init__(self, env: BatchedEnv, model: ActorCritic, n_steps: int, device: torch.device):
         self.env, self.model, self.device = env, model, device
@@ -44,7 +45,7 @@ class RolloutCollector:
         def zeros(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
             return torch.zeros(shape, dtype=dtype, device=device)
 
-        self._obs = first_obs.to(device)
+        self.observation = first_obs.to(device)
         self._buffer = Rollout(
             obs=zeros(n_steps, *first_obs.shape, dtype=first_obs.dtype),
             actions=zeros(n_steps, n, *action_shape, dtype=action_dtype),
@@ -63,8 +64,8 @@ class RolloutCollector:
         buf = self._buffer
         buf.final_values.zero_()
         for t in range(self.n_steps):
-            buf.obs[t].copy_(self._obs)
-            dist, value = self.model(self._obs)
+            buf.obs[t].copy_(self.observation)
+            dist, value = self.model(self.observation)
             action = dist.sample()
             buf.actions[t].copy_(action)
             buf.log_probs[t].copy_(dist.log_prob(action))
@@ -77,6 +78,6 @@ class RolloutCollector:
                 rows = np.flatnonzero(step.truncated)
                 final_obs = torch.from_numpy(step.final_obs[rows]).to(self.device)
                 buf.final_values[t, torch.from_numpy(rows).to(self.device)] = self.model.value(final_obs)
-            self._obs = torch.from_numpy(step.obs).to(self.device)
-        buf.last_values.copy_(self.model.value(self._obs))
+            self.observation = torch.from_numpy(step.obs).to(self.device)
+        buf.last_values.copy_(self.model.value(self.observation))
         return buf

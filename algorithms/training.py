@@ -1,4 +1,5 @@
-"""The update loop shared by every optimizer: collect, estimate returns, ``optimizer.step``, log."""
+"""The update loop shared by every optimizer: collect, estimate returns, ``optimizer.step``, log,
+and now and then save the learning state."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from algorithms.config import RETURN_WINDOW, RunConfig, StopConfig
+from algorithms import learning_state
+from algorithms.config import RunConfig, StopConfig
 from algorithms.envs import BatchedEnv, Episode, make_env
 from algorithms.fidelity import FidelityProbe, not_measured
+from algorithms.learning_state import Counters
 from algorithms.nets import ActorCritic, build_actor_critic
 from algorithms.objective import ActorCriticObjective
 from algorithms.optim import build_optimizer
@@ -34,15 +37,32 @@ class RunLogger(Protocol):
         """Episodes that finished by ``env_steps``, with raw returns."""
 
 
+class Checkpoints(Protocol):
+    """When a run saves its learning state, and where (``bench.checkpoints.RunCheckpoints`` keeps
+    them in the run directory)."""
+
+    stop_requested: bool
+    """Set when the run should save its state and end (a stop signal arrived)."""
+
+    def due(self) -> bool:
+        """Whether to save after the update just done (the period has passed, or a stop was asked)."""
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Keep ``state`` (:func:`algorithms.learning_state.capture`) as the run's checkpoint."""
+
+
 @dataclass
 class TrainResult:
-    """How a run ended: ``done`` or ``diverged`` (with the reason in ``error``)."""
+    """How a run ended: ``done``, ``diverged`` (with the reason in ``error``), or ``stopped`` on a
+    stop request with its checkpoint saved. ``env_state`` is what evaluation needs from the env,
+    ``policy`` the model's final parameters (on the CPU; None for a run that keeps none)."""
 
     state: str
     env_steps: int
     updates: int
     error: str | None = None
     env_state: dict[str, Any] = field(default_factory=dict)
+    policy: dict[str, torch.Tensor] | None = None
 
 
 def _explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
@@ -134,21 +154,26 @@ def rollout_objective(
     return objective, returns
 
 
-def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
-    """Train one agent as ``config`` says, reporting every update to ``logger``.
+def train(
+    config: RunConfig,
+    logger: RunLogger | None = None,
+    checkpoints: Checkpoints | None = None,
+    resume: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train one agent as ``config`` says, reporting every update to ``logger``; from the learning
+    state ``resume`` (:func:`algorithms.learning_state.capture`) when given, else from the start.
 
-    Stops early with state ``done`` once ``config.stop`` is met, and with state ``diverged`` when
-    the loss is not finite. Exceptions (a broken env, out of memory) propagate; the caller
-    records the run as failed.
+    After each update it saves its learning state to ``checkpoints`` when they say it is due, and
+    ends with state ``stopped`` after one saved on a stop request. Stops early with state ``done``
+    once ``config.stop`` is met, and with state ``diverged`` when the loss is not finite.
+    Exceptions (a broken env, out of memory) propagate; the caller records the run as failed.
     """
     with learner(config) as parts:
         env, model, optimizer = parts.env, parts.model, parts.optimizer
         probe = FidelityProbe(model, config.diagnostics) if config.diagnostics.fidelity_every else None
-        recent: deque[Episode] = deque(maxlen=RETURN_WINDOW)
-        episodes = 0
-        env_steps = 0
-        start = time.perf_counter()
-        for update in range(1, config.total_updates + 1):
+        counters = learning_state.restore(parts, resume)[0] if resume is not None else Counters()
+        start = time.perf_counter() - counters.wall_time_s
+        for update in range(counters.updates + 1, config.total_updates + 1):
             tick = time.perf_counter()
             rollout = parts.collector.collect()
             objective, returns = rollout_objective(rollout, model, config)
@@ -163,17 +188,19 @@ def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
             terms = {name: float(value) for name, value in objective.terms.items()}
             update_done = time.perf_counter()
 
-            env_steps += config.batch_size
+            counters.updates = update
+            counters.env_steps += config.batch_size
+            counters.wall_time_s = update_done - start
             finished = env.pop_episodes()
-            episodes += len(finished)
-            recent.extend(finished)
+            counters.episodes += len(finished)
+            counters.recent.extend(finished)
             row = {
                 **progress_columns(
-                    env_steps,
+                    counters.env_steps,
                     update,
-                    episodes,
-                    recent,
-                    wall_time_s=update_done - start,
+                    counters.episodes,
+                    counters.recent,
+                    wall_time_s=counters.wall_time_s,
                     rollout_time_s=rollout_done - tick,
                     update_time_s=update_done - rollout_done,
                 ),
@@ -183,16 +210,26 @@ def train(config: RunConfig, logger: RunLogger | None = None) -> TrainResult:
                 **fidelity,
             }
             if logger is not None:
-                logger.log_episodes(env_steps, finished)
+                logger.log_episodes(counters.env_steps, finished)
                 logger.log_update(row)
             if not math.isfinite(terms["loss"]):
-                return TrainResult(
-                    "diverged",
-                    env_steps,
-                    update,
-                    error=f"non-finite loss ({terms['loss']}) at update {update}",
-                    env_state=env.state_dict(),
-                )
-            if _stop_reached(recent, config.stop):
-                return TrainResult("done", env_steps, update, env_state=env.state_dict())
-        return TrainResult("done", env_steps, config.total_updates, env_state=env.state_dict())
+                error = f"non-finite loss ({terms['loss']}) at update {update}"
+                return _result("diverged", parts, counters, error)
+            if _stop_reached(counters.recent, config.stop):
+                return _result("done", parts, counters)
+            if checkpoints is not None and checkpoints.due():
+                checkpoints.save(learning_state.capture(parts, counters))
+                if checkpoints.stop_requested:
+                    return _result("stopped", parts, counters)
+        return _result("done", parts, counters)
+
+
+def _result(state: str, parts: Learner, counters: Counters, error: str | None = None) -> TrainResult:
+    return TrainResult(
+        state,
+        counters.env_steps,
+        counters.updates,
+        error=error,
+        env_state=parts.env.state_dict(),
+        policy={name: tensor.detach().cpu().clone() for name, tensor in parts.model.state_dict().items()},
+    )

@@ -11,9 +11,13 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-NOT_COMPARED = frozenset({"provenance", "seed", "steps", "device", "env_id", "optimizer.name", "diagnostics"})
-"""What differs between any two runs of a comparison by design, or does not change the training
-(``diagnostics`` only measure, from a fork of the random state)."""
+RECORDS = frozenset({"provenance", "resumes"})
+"""What ``config.json`` records beside the config: where the run came from, when it was resumed."""
+NOT_LEARNING = frozenset({"diagnostics", "checkpoint"})
+"""Settings that do not change the training: ``diagnostics`` only measure (from a fork of the
+random state), ``checkpoint`` only saves."""
+NOT_COMPARED = RECORDS | NOT_LEARNING | {"seed", "steps", "device", "env_id", "optimizer.name"}
+"""What differs between any two runs of a comparison by design, or does not change the training."""
 
 ABSENT = "—"
 """The value shown for a setting one of the two configs does not have."""
@@ -31,16 +35,18 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def config_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """``{dotted key: (value in a, value in b)}`` for every compared setting that differs,
-    :data:`ABSENT` standing for a setting one of them lacks; sorted by key."""
+def config_differences(
+    a: Mapping[str, Any], b: Mapping[str, Any], ignored: frozenset[str] = NOT_COMPARED
+) -> dict[str, tuple[Any, Any]]:
+    """``{dotted key: (value in a, value in b)}`` for every setting that differs, but those
+    ``ignored`` (dotted keys, or whole sections), :data:`ABSENT` standing for a setting one of them
+    lacks; sorted by key."""
     flat_a, flat_b = flatten(a), flatten(b)
-    keys = sorted((flat_a.keys() | flat_b.keys()) - NOT_COMPARED)
+    keys = sorted((flat_a.keys() | flat_b.keys()) - ignored)
     return {
         key: (flat_a.get(key, ABSENT), flat_b.get(key, ABSENT))
         for key in keys
-        if key.split(".")[0] not in NOT_COMPARED
-        and not _same(flat_a.get(key, ABSENT), flat_b.get(key, ABSENT))
+        if key.split(".")[0] not in ignored and not _same(flat_a.get(key, ABSENT), flat_b.get(key, ABSENT))
     }
 
 

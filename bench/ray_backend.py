@@ -2,7 +2,8 @@
 address) or on a Ray instance started here for the sweep.
 
 A task runs :func:`bench.runner.train_one`: the run is an ``acktr-bench train`` process on the
-node the task lands on, writing the run directory. On a cluster, every node needs acktr-bench
+node the task lands on, writing the run directory, and resuming it from its checkpoint when
+the task is a retry of one whose node died. On a cluster, every node needs acktr-bench
 installed and the results directory at the same path (a shared file system). A task whose
 worker or node dies, or that raises, is retried up to ``RAY_RETRIES`` times; a run that ends
 ``failed`` by itself (a bad config, a crash in training) is recorded and not retried. Ray runs
@@ -49,6 +50,8 @@ def ray_backend(address: str | None, workers: int | None, device: str) -> Iterat
             max_retries=RAY_RETRIES,
             retry_exceptions=True,
         )(train_one)
-        yield lambda run, directory: task.remote(run, directory.resolve(), device, threads).future()
+        yield lambda run, directory, force_resume: task.remote(
+            run, directory.resolve(), device, threads, force_resume=force_resume
+        ).future()
     finally:
         ray.shutdown()

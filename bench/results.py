@@ -9,6 +9,14 @@ A run directory holds:
 - ``status.json``: ``{"state": "running"|"done"|"diverged"|"failed", "error": str|null, "env_steps": int,
   "return_mean": float|null}`` (the latest progress row's, as of the last write: null before any episode).
 - ``env_state.json``: what evaluation needs from the env (observation normalizer statistics), if any.
+- ``agent.pt``: the final policy of a run that ended ``done`` or ``diverged`` (the model's
+  ``state_dict``, read with ``torch.load(weights_only=True)``); not for reference runs.
+- ``checkpoint.json`` and ``checkpoints/``: the learning state to resume from while the run is
+  unfinished (:mod:`bench.checkpoints`); removed when it ends.
+
+``config.json`` gains a ``resumes`` list when the run is resumed: each entry says at which update
+and env step, when, with which provenance, whether the envs were restored or restarted, and the
+differences a ``--force`` let through.
 
 Every file is replaced whole (temp file + rename), so a reader never sees a
 half-written row, whenever the writer dies.
@@ -23,11 +31,13 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
+import torch
 
 from algorithms.config import RunConfig
 from algorithms.envs import Episode
@@ -43,6 +53,7 @@ REQUIRED_PROGRESS_COLUMNS = (
     "update_time_s",
 )
 EPISODE_COLUMNS = ("env_steps", "return", "length")
+AGENT_FILE = "agent.pt"
 
 
 def is_wall_clock_column(name: str) -> bool:
@@ -64,20 +75,26 @@ def _file_mode() -> int:
 _FILE_MODE = _file_mode()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old or the new file, never a mix. The
-    file gets the mode any new file gets here (0644 under the usual umask 022)."""
+def write_atomic_with(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Replace ``path`` with what ``write`` writes to an open binary file, so that readers see the
+    old or the new file, never a mix, whenever the writer dies. The file gets the mode any new
+    file gets here (0644 under the usual umask 022)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """:func:`write_atomic_with` for a text, in UTF-8."""
+    write_atomic_with(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -104,6 +121,7 @@ class RunWriter:
         config: RunConfig | ReferenceConfig,
         provenance: dict[str, Any],
         flush_every_s: float = 10.0,
+        resumes: list[dict[str, Any]] | None = None,
     ):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -114,8 +132,33 @@ class RunWriter:
         self._env_steps = 0
         self._return_mean: float | None = None
         self._last_flush = time.monotonic()
-        write_json(self.run_dir / "config.json", {**config.to_dict(), "provenance": provenance})
+        record = {**config.to_dict(), "provenance": provenance}
+        write_json(self.run_dir / "config.json", record | ({"resumes": resumes} if resumes else {}))
         self.write_status("running")
+
+    def continue_after(self, updates: int, env_steps: int) -> None:
+        """Keep the progress rows of the first ``updates`` updates already in the directory, and the
+        episodes that ended by ``env_steps``, dropping any after them; later rows follow these.
+        Raises :class:`SchemaError` when ``progress.csv`` does not reach that far."""
+        path = self.run_dir / "progress.csv"
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+        rows = lines[1 : updates + 1]
+        last = (
+            dict(zip(next(csv.reader(lines[:1])), next(csv.reader(rows[-1:])), strict=True)) if rows else {}
+        )
+        if len(rows) < updates or (rows and int(last["updates"]) != updates):
+            raise SchemaError(f"{path}: {max(len(lines) - 1, 0)} rows, short of update {updates}")
+        if rows:
+            self._columns = list(last)
+            self._return_mean = (
+                float(last["return_mean"]) if math.isfinite(float(last["return_mean"])) else None
+            )
+        self._progress_lines = rows
+        path = self.run_dir / "episodes.csv"
+        episodes = path.read_text(encoding="utf-8").splitlines(keepends=True)[1:] if path.exists() else []
+        self._episode_lines = [line for line in episodes if int(line.split(",", 1)[0]) <= env_steps]
+        self._env_steps = env_steps
+        self.flush()
 
     def write_status(self, state: str, error: str | None = None) -> None:
         if state not in STATES:
@@ -148,11 +191,20 @@ class RunWriter:
         self.write_status("running")
         self._last_flush = time.monotonic()
 
-    def finish(self, state: str, error: str | None = None, env_state: dict[str, Any] | None = None) -> None:
-        """Write everything and the final status (``done``, ``diverged`` or ``failed``)."""
+    def finish(
+        self,
+        state: str,
+        error: str | None = None,
+        env_state: dict[str, Any] | None = None,
+        policy: dict[str, Any] | None = None,
+    ) -> None:
+        """Write everything and the final status (``done``, ``diverged`` or ``failed``), with the
+        agent's final ``policy`` parameters when given."""
         self.flush()
         if env_state:
             write_json(self.run_dir / "env_state.json", env_state)
+        if policy is not None:
+            write_atomic_with(self.run_dir / AGENT_FILE, lambda handle: torch.save(policy, handle))
         self.write_status(state, error)
 
 
@@ -167,7 +219,7 @@ class RunRecord:
     episodes: pd.DataFrame
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -198,11 +250,11 @@ def read_run(run_dir: Path) -> RunRecord:
     A run that has not logged its first update yet has empty frames.
     """
     run_dir = Path(run_dir)
-    config = _read_json(run_dir / "config.json")
+    config = read_json(run_dir / "config.json")
     for key in ("env_id", "optimizer", "seed", "steps", "provenance"):
         if key not in config:
             raise SchemaError(f"{run_dir / 'config.json'}: missing key {key!r}")
-    status = _read_json(run_dir / "status.json")
+    status = read_json(run_dir / "status.json")
     if status.get("state") not in STATES:
         raise SchemaError(
             f"{run_dir / 'status.json'}: bad state {status.get('state')!r}; accepted: {', '.join(STATES)}"

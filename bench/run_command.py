@@ -2,8 +2,8 @@
 
 Exit status: 0 when no run failed (a diverged run is an outcome, recorded like a finished one);
 1 when a run failed (recorded in its run directory, and the others went on); 2 on bad input;
-143 when stopped by SIGTERM, which, like Ctrl-C, stops the runs it had running (run it again to
-redo them).
+143 when stopped by SIGTERM, which, like Ctrl-C, stops the runs it had running: each saves a
+checkpoint first, and running the suite again continues them from there.
 """
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--redo", action="store_true", help="run every selected run again, even those done or diverged"
     )
+    parser.add_argument(
+        "--force-resume",
+        action="store_true",
+        help="continue runs found running from their checkpoints even where the config, code commit or "
+        "package versions changed since (each resume records what changed)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="list the runs and their states, run nothing")
     parser.add_argument("--report", action="store_true", help="then write REPORTS/SUITE/index.html")
     parser.add_argument("--reports", default="reports", help="reports directory (default: reports)")
@@ -64,7 +70,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     """Turns SIGTERM into an exit that unwinds the backend, so it stops the runs it started."""
-    print(f"\n{PROG}: run stopped by SIGTERM; run the suite again to redo its runs", file=sys.stderr)
+    print(f"\n{PROG}: run stopped by SIGTERM; run the suite again to continue its runs", file=sys.stderr)
     raise SystemExit(128 + signum)
 
 
@@ -94,7 +100,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         backend = local_backend(args.workers or os.cpu_count() or 1, args.device)
     with backend as submit:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)  # set after ray.init, which sets its own
-        states = run_sweep(runs, suite_results, submit, redo=args.redo, progress_every_s=args.progress_every)
+        states = run_sweep(
+            runs,
+            suite_results,
+            submit,
+            redo=args.redo,
+            progress_every_s=args.progress_every,
+            force_resume=args.force_resume,
+        )
     print(f"suite {suite.name}: {summary_line(states)}", flush=True)
     if args.report:
         write_report(suite.name, Path(args.results), Path(args.reports))

@@ -3,11 +3,13 @@ directory, so a run that crashes or is killed touches no other run's files. A ba
 them: :func:`local_backend` (``workers`` at a time on this machine) or
 :func:`bench.ray_backend.ray_backend` (Ray tasks).
 
-Resume: a run whose directory already says ``done`` or ``diverged`` (an outcome) is kept; any
-other (``running`` when its process was killed, ``failed``, or never started) is run again from
-the start. A failed or diverged run is recorded by the run itself (or, when its task died
-before the run could, by the sweep), and the sweep goes on. A local sweep that ends early (an
-error, Ctrl-C, SIGTERM) stops the runs it has running: they stay ``running``, to be redone.
+Resume: a run whose directory already says ``done`` or ``diverged`` (an outcome) is kept; one
+found ``running`` (its process was killed or stopped) with a checkpoint continues from it
+(``acktr-bench train --resume``); any other (``failed``, never started, or killed before its
+first checkpoint) is run again from the start. A failed or diverged run is recorded by the run
+itself (or, when its task died before the run could, by the sweep), and the sweep goes on. A
+local sweep that ends early (an error, Ctrl-C, SIGTERM) stops the runs it has running: each
+saves a checkpoint and stays ``running``, to be continued.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from algorithms.errors import ConfigError
+from bench.checkpoints import discard_checkpoints, has_checkpoint
 from bench.progress import PROGRESS_EVERY_S, Progress
 from bench.results import write_json
 from bench.suites import RunSpec, Suite
@@ -70,11 +73,23 @@ def select_runs(suite: Suite, only: dict[str, set[str]]) -> list[RunSpec]:
     return [run for run in suite.runs if all(fields[key](run) in values for key, values in only.items())]
 
 
-def train_command(run: RunSpec, directory: Path, device: str) -> list[str]:
+def resumable(directory: Path) -> bool:
+    """Whether the run in ``directory`` continues from its checkpoint: found ``running`` with one."""
+    return run_state(directory) == "running" and has_checkpoint(directory)
+
+
+def train_command(run: RunSpec, directory: Path, device: str, force_resume: bool = False) -> list[str]:
+    """The ``acktr-bench train`` command of ``run`` into ``directory``: a resume where
+    :func:`resumable` (despite a changed config, code or versions with ``force_resume``), else a
+    new run over whatever is there."""
     command = [sys.executable, "-m", "bench", "train", "--env", run.env_id, "--optimizer", run.optimizer]
     command += ["--seed", str(run.seed), "--steps", str(run.steps), "--device", device]
     command += [arg for setting in run.settings for arg in ("--set", setting)]
-    return command + ["--out", str(directory), "--force", "--quiet"]
+    if resumable(directory):
+        command += ["--resume"] + (["--force"] if force_resume else [])
+    else:
+        command += ["--force"]
+    return command + ["--out", str(directory), "--quiet"]
 
 
 class RunProcesses:
@@ -114,23 +129,28 @@ class RunProcesses:
 
 
 def train_one(
-    run: RunSpec, directory: Path, device: str, threads: int, processes: RunProcesses | None = None
+    run: RunSpec,
+    directory: Path,
+    device: str,
+    threads: int,
+    processes: RunProcesses | None = None,
+    force_resume: bool = False,
 ) -> str:
-    """Trains one run in its own process (one of ``processes`` when given), its output in
-    ``directory/train.log``; returns the state it ended in (``failed`` if the process died before
-    recording one)."""
+    """Trains one run in its own process (one of ``processes`` when given), resuming it where
+    :func:`resumable`, its output appended to ``directory/train.log``; returns the state it ended
+    in (``failed`` if the process ended without recording one)."""
     directory.mkdir(parents=True, exist_ok=True)
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    with open(directory / "train.log", "w") as log:
-        (processes or RunProcesses()).run(
-            train_command(run, directory, device), env=environment, stdout=log, stderr=log
-        )
+    command = train_command(run, directory, device, force_resume)
+    with open(directory / "train.log", "a" if "--resume" in command else "w") as log:
+        (processes or RunProcesses()).run(command, env=environment, stdout=log, stderr=log)
     state = run_state(directory)
     return state if state in END_STATES else "failed"
 
 
-Submit = Callable[[RunSpec, Path], Future]
-"""Starts one run (its spec and directory) somewhere; the future's result is the state it ended in."""
+Submit = Callable[[RunSpec, Path, bool], Future]
+"""Starts one run (its spec, directory, and whether to force its resume) somewhere; the future's
+result is the state it ended in."""
 
 
 def _started(directory: Path, since: float) -> bool:
@@ -167,8 +187,10 @@ def run_sweep(
     submit: Submit,
     redo: bool = False,
     progress_every_s: float = PROGRESS_EVERY_S,
+    force_resume: bool = False,
 ) -> Counter:
-    """Every run not kept from before (every run with ``redo``), started through ``submit``;
+    """Every run not kept from before (every run with ``redo``, their checkpoints discarded),
+    started through ``submit`` (resuming despite changes with ``force_resume``);
     returns the count of each end state (``kept`` for the runs skipped). Shows the sweep's
     progress (:class:`bench.progress.Progress`; where output is not a terminal, a line every
     ``progress_every_s`` seconds, 0 for none): env steps of all runs, runs done / diverged /
@@ -176,10 +198,13 @@ def run_sweep(
     left; and a line at each run's end, with its state and return."""
     directories = {run: run.directory(suite_results) for run in runs}
     todo = [run for run in runs if redo or run_state(directories[run]) not in KEPT_STATES]
+    if redo:
+        for run in todo:
+            discard_checkpoints(directories[run])
     states = Counter({"kept": len(runs) - len(todo)})
     progress = Progress(sum(run.steps for run in todo), label="sweep", every_s=progress_every_s)
     since = time.time()
-    futures = {run: submit(run, directories[run]) for run in todo}
+    futures = {run: submit(run, directories[run], force_resume) for run in todo}
     finished: set[RunSpec] = set()
     while len(finished) < len(todo):
         time.sleep(1.0)
@@ -232,7 +257,9 @@ def local_backend(workers: int, device: str) -> Iterator[Submit]:
     processes = RunProcesses()
     with ThreadPoolExecutor(workers) as pool:
         try:
-            yield lambda run, directory: pool.submit(train_one, run, directory, device, threads, processes)
+            yield lambda run, directory, force_resume: pool.submit(
+                train_one, run, directory, device, threads, processes, force_resume
+            )
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
             processes.stop()

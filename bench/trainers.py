@@ -11,7 +11,7 @@ from algorithms.config import RunConfig
 from algorithms.errors import ConfigError, did_you_mean
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import resolve_config
-from algorithms.training import RunLogger, TrainResult, train
+from algorithms.training import Checkpoints, RunLogger, TrainResult, train
 from bench.sb3_reference import ALGORITHMS, ReferenceConfig, resolve_reference, train_reference
 
 RUN_OPTIMIZERS = (*OPTIMIZERS, *ALGORITHMS)
@@ -35,8 +35,14 @@ def resolve_run(
     return resolve_config(env_id, optimizer, steps, seed, device, num_envs, overrides)
 
 
-def train_run(config: RunConfig | ReferenceConfig, logger: RunLogger | None = None) -> TrainResult:
-    """Train one run as its config says (see :func:`algorithms.training.train`)."""
+def train_run(
+    config: RunConfig | ReferenceConfig,
+    logger: RunLogger | None = None,
+    checkpoints: Checkpoints | None = None,
+    resume: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train one run as its config says (see :func:`algorithms.training.train`); a reference run
+    takes no checkpoints and cannot resume."""
     if isinstance(config, ReferenceConfig):
         return train_reference(config, logger)
-    return train(config, logger)
+    return train(config, logger, checkpoints, resume)

@@ -7,6 +7,9 @@ running matrix, refresh a decomposition, precondition, and evaluate vᵀF̂v.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -63,6 +66,15 @@ class DenseFisher(RunningCurvature):
                 (self.fisher,) = folded
         return folded is not None
 
+    def _statistics_state(self) -> dict[str, Any]:
+        """The running Fisher, and the factors in use with their λ."""
+        inverse = vars(self._inverse) if self._inverse is not None else None
+        return {"fisher": self.fisher, "inverse": inverse, "inverse_damping": self.inverse_damping}
+
+    def _load_statistics_state(self, state: dict[str, Any]) -> None:
+        self.fisher, self.inverse_damping = state["fisher"], state["inverse_damping"]
+        self._inverse = BlockInverse(**state["inverse"]) if state["inverse"] is not None else None
+
     def needs_refresh(self, damping: float) -> bool:
         """True until a refresh succeeded, and whenever λ differs from the last refresh's."""
         return not self.ready or damping != self.inverse_damping
@@ -71,7 +83,7 @@ class DenseFisher(RunningCurvature):
         """Factor F̂ + λI block by block; False if that failed even in float64 (then not ready)."""
 
         def decompose() -> None:
-            self._inverse = BlockInverse(self.fisher, damping)
+            self._inverse = BlockInverse.of(self.fisher, damping)
             self.inverse_damping = damping
 
         return self._refresh_with(decompose)
@@ -96,20 +108,27 @@ def _unflatten(flat: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tenso
     return [part.view_as(t) for part, t in zip(flat.split([t.numel() for t in like]), like, strict=True)]
 
 
+@dataclass
 class BlockInverse:
-    """(M + λI)⁻¹ for a symmetric PSD ``matrix`` M [P, P], by a Cholesky factor of each of its diagonal
-    blocks (:func:`diagonal_blocks`), with the float64 retry; raises ``DecompositionError``. Applying
-    it is two triangular solves per block: no inverse is formed."""
+    """(M + λI)⁻¹ for a symmetric PSD matrix M [P, P], kept as the lower Cholesky factor of each
+    damped diagonal block of M (``blocks``: each block's indices, a slice where contiguous).
+    Applying it is two triangular solves per block: no inverse is formed."""
 
-    def __init__(self, matrix: torch.Tensor, damping: float) -> None:
-        self.blocks = [_as_slice(index) for index in diagonal_blocks(matrix)]
+    blocks: list[slice | torch.Tensor]
+    factors: list[torch.Tensor]
+
+    @classmethod
+    def of(cls, matrix: torch.Tensor, damping: float) -> BlockInverse:
+        """The inverse of ``matrix`` + ``damping``·I over its :func:`diagonal_blocks`, with the float64
+        retry; raises ``DecompositionError``."""
+        blocks = [_as_slice(index) for index in diagonal_blocks(matrix)]
         damped = []
-        for index in self.blocks:
+        for index in blocks:
             block = matrix[index, index] if isinstance(index, slice) else matrix[index[:, None], index]
             block = block.clone()  # ``matrix`` stays undamped
             block.diagonal().add_(damping)
             damped.append(block)
-        self.factors = cholesky_factors(damped)
+        return cls(blocks, cholesky_factors(damped))
 
     def apply(self, vector: torch.Tensor) -> torch.Tensor:
         """(M + λI)⁻¹ vector, for a vector [P]."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -50,3 +50,9 @@ class Curvature(Protocol):
 
     def pop_timings(self) -> dict[str, float]:
         """Seconds spent in ``stats``, ``refresh`` and ``precondition`` since the last call."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """F̂ and the decompositions in use, as tensors and plain values (a checkpoint's part)."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of the same curvature over the same module."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 
@@ -40,6 +41,22 @@ class RunningCurvature:
 
     def _clear_capture(self) -> None:
         """Forget what the last captured forward recorded."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """What the next updates depend on: the fold count, readiness, and the subclass's running
+        statistics and decompositions (:meth:`_statistics_state`), as tensors and plain values."""
+        return {"stat_updates": self.stat_updates, "ready": self.ready, **self._statistics_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of the same curvature over the same module."""
+        self.stat_updates, self.ready = state["stat_updates"], state["ready"]
+        self._load_statistics_state(state)
+
+    def _statistics_state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _load_statistics_state(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
     @contextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from algorithms.config import accepts
 from algorithms.objective import ActorCriticObjective
@@ -20,6 +20,14 @@ class Optimizer(Protocol):
     """
 
     def step(self, objective: ActorCriticObjective) -> dict[str, float]: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the next steps depend on besides the parameters (running averages, curvature,
+        schedules, counters), as tensors and plain values: a checkpoint's part."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of an optimizer built the same way over the same model,
+        so that the next steps are those the saved one would have taken."""
 
 
 def lr_at(base_lr: float, schedule: str, update: int, total_updates: int) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -103,3 +104,10 @@ class FirstOrder:
             self.inner.step()
         self.updates += 1
         return {"lr": lr, "grad_norm": grad_norm, "skipped": float(not finite)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"updates": self.updates, "inner": self.inner.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.updates = state["updates"]
+        self.inner.load_state_dict(state["inner"])

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import nn
@@ -164,6 +165,25 @@ class NaturalGradientOptimizer:
             "precondition_time_s": timings["precondition"],
         }
 
+    def state_dict(self) -> dict[str, Any]:
+        """Counters, momentum, the curvature's statistics and decompositions, λ and the adapted step
+        size."""
+        return {
+            "updates": self.updates,
+            "cold": self._cold,
+            "velocity": self.velocity,
+            "curvature": self.curvature.state_dict(),
+            "damping": self.damping_rule.damping,
+            "trust_region_lr": self.trust_region.lr,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.updates, self._cold = state["updates"], state["cold"]
+        self.velocity = [v.to(p.device) for v, p in zip(state["velocity"], self.params, strict=True)]
+        self.curvature.load_state_dict(state["curvature"])
+        self.damping_rule.damping = state["damping"]
+        self.trust_region.lr = state["trust_region_lr"]
+
     @torch.no_grad()
     def _apply(
         self,
@@ -205,6 +225,13 @@ class SeparateCritic:
         for _ in range(self.iterations):
             critic_stats = self.critic.step(objective)
         return {**stats, **{f"value_{key}": value for key, value in critic_stats.items()}}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy.state_dict(), "critic": self.critic.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.critic.load_state_dict(state["critic"])
 
 
 def critic_settings(settings: StepSettings) -> StepSettings:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
 from algorithms.curvature.kronecker.blocks import SUPPORTED_LAYERS, KroneckerBlock, is_supported
 from algorithms.curvature.kronecker.damped_inverse import (
+    INVERSE_TYPES,
     PRECONDITIONERS,
     DampedInverse,
     damped_inverses,
@@ -153,6 +155,19 @@ class KroneckerFisher(RunningCurvature):
                 for block, A, G in zip(self.blocks, folded[::2], folded[1::2], strict=True):
                     block.A, block.G = A, G
         return folded is not None
+
+    def _statistics_state(self) -> dict[str, Any]:
+        """Each block's running (Ā, G) and the decompositions in use (they date from the last
+        refresh, so the factors alone would not rebuild them)."""
+        return {
+            "factors": [(block.A, block.G) for block in self.blocks],
+            "inverses": [vars(inverse) for inverse in self.inverses],
+        }
+
+    def _load_statistics_state(self, state: dict[str, Any]) -> None:
+        for block, (A, G) in zip(self.blocks, state["factors"], strict=True):
+            block.A, block.G = A, G
+        self.inverses = [INVERSE_TYPES[self.preconditioner](**fields) for fields in state["inverses"]]
 
     def needs_refresh(self, damping: float) -> bool:
         """True until a refresh succeeded; eigen mode damps exactly at any λ, Tikhonov mode keeps
