@@ -149,7 +149,7 @@ def test_a_sweep_killed_with_sigkill_resumes_keeping_finished_runs(cli, tmp_path
 
 def test_a_sweep_stopped_with_sigterm_stops_its_runs(cli, tmp_path):
     """SIGTERM to the sweep alone (as ``kill``, ``timeout`` or a batch scheduler send it) stops its
-    running run, which stays ``running``, and starts no queued run."""
+    running run, which saves a checkpoint and stays ``running``, and starts no queued run."""
     sweep, _, first, second = _start_sweep(cli, tmp_path, 5_000_000, 5_000_000, workers=1)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (first / "progress.csv").exists():
@@ -162,6 +162,8 @@ def test_a_sweep_stopped_with_sigterm_stops_its_runs(cli, tmp_path):
     assert err.strip().splitlines()[-1].startswith("acktr-bench: run stopped by SIGTERM")
     assert _train_process(first) is None
     assert _state(first) == "running" and not second.exists()
+    assert read_run(first).status["error"].startswith("stopped by SIGTERM after update")
+    assert (first / "checkpoint.json").exists()
 
 
 def test_a_failed_run_is_recorded_and_the_sweep_goes_on(cli, tmp_path):
