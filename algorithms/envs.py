@@ -231,6 +231,18 @@ class BatchedEnv(ABC):
         return {}
 
     @abstractmethod
+    def load_evaluation_state(self, state: dict[str, Any]) -> None:
+        """Observe as a trained policy was trained to: with the statistics of :meth:`state_dict`
+        ``state``, frozen (evaluation)."""
+
+    @abstractmethod
+    def frame(self) -> np.ndarray:
+        """What env 0 shows now, RGB [H, W, 3] uint8 (made with ``render=True``)."""
+
+    frames_per_second: float
+    """Agent steps per second of real time, for a video of :meth:`frame`."""
+
+    @abstractmethod
     def snapshot(self) -> dict[str, Any]:
         """Everything the next steps depend on, copied: a checkpoint's part."""
 
@@ -282,6 +294,7 @@ class AtariEnv(BatchedEnv):
     def reset(self) -> np.ndarray:
         obs, info = self._env.reset(seed=self.seed + RESTART_SEED_STRIDE * self._restarts)
         self._lives = np.asarray(info["lives"], dtype=np.int64)
+        self._last_obs = obs
         return obs
 
     def step(self, actions: np.ndarray) -> EnvStep:
@@ -296,7 +309,18 @@ class AtariEnv(BatchedEnv):
         self._lives = lives
         reward = np.sign(raw_reward) if self._config.clip_rewards else raw_reward
         final_obs = info["final_obs"] if truncated.any() else None
+        self._last_obs = obs
         return EnvStep(obs, reward, cut, truncated.copy(), final_obs)
+
+    frames_per_second = 15.0  # 60 Hz emulator frames, one agent step every 4
+
+    def load_evaluation_state(self, state: dict[str, Any]) -> None:
+        """Atari frames are not normalized: nothing to load."""
+
+    def frame(self) -> np.ndarray:
+        """The newest 84×84 grey frame of env 0's stack, what the agent sees, enlarged 4× to RGB: the
+        native vector env renders nothing else."""
+        return np.repeat(np.repeat(self._last_obs[0, -1], 4, axis=0), 4, axis=1)[..., None].repeat(3, axis=2)
 
     def snapshot(self) -> dict[str, Any]:
         """How often the envs were restarted: the native vector env cannot save its emulators."""
@@ -317,14 +341,22 @@ class GymEnv(BatchedEnv):
     """A Gymnasium synchronous vector env (MuJoCo v5, classic control), optionally with observation
     and reward normalization (``gamma``: the reward normalizer's discount)."""
 
-    def __init__(self, env_id: str, num_envs: int, seed: int, config: EnvConfig, gamma: float) -> None:
+    def __init__(
+        self, env_id: str, num_envs: int, seed: int, config: EnvConfig, gamma: float, render: bool = False
+    ) -> None:
         super().__init__(num_envs, seed)
+        if render and "DISPLAY" not in os.environ:  # headless: MuJoCo through EGL, pygame to memory
+            os.environ.setdefault("MUJOCO_GL", "egl")
+            os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         self._env = gym.make_vec(
             env_id,
             num_envs=num_envs,
             vectorization_mode="sync",
             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+            render_mode="rgb_array" if render else None,
         )
+        self.frames_per_second = float(self._env.envs[0].metadata.get("render_fps", 30))
+        self._frozen = False
         self.observation_space = self._env.single_observation_space
         self.action_space = self._env.single_action_space
         shape = self.observation_space.shape
@@ -336,7 +368,18 @@ class GymEnv(BatchedEnv):
     def _observe(self, obs: np.ndarray, update: bool) -> np.ndarray:
         if self._obs_normalizer is None:
             return obs.astype(np.float32)
-        return self._obs_normalizer(obs, update)
+        return self._obs_normalizer(obs, update and not self._frozen)
+
+    def load_evaluation_state(self, state: dict[str, Any]) -> None:
+        if self._obs_normalizer is not None and "obs_normalizer" in state:
+            moments = self._obs_normalizer.moments
+            saved = state["obs_normalizer"]
+            moments.mean, moments.var = np.asarray(saved["mean"]), np.asarray(saved["var"])
+            moments.count = saved["count"]
+        self._frozen = True
+
+    def frame(self) -> np.ndarray:
+        return self._env.envs[0].render()
 
     def reset(self) -> np.ndarray:
         obs, _ = self._env.reset(seed=self.seed)
@@ -391,10 +434,16 @@ class GymEnv(BatchedEnv):
 
 
 def make_env(
-    env_id: str, num_envs: int, seed: int, config: EnvConfig | None = None, gamma: float = 0.99
+    env_id: str,
+    num_envs: int,
+    seed: int,
+    config: EnvConfig | None = None,
+    gamma: float = 0.99,
+    render: bool = False,
 ) -> BatchedEnv:
     """Build ``num_envs`` copies of ``env_id``; env i is seeded with ``seed + i`` on reset.
-    ``gamma`` is the discount of the reward normalizer (``config.normalize_reward``).
+    ``gamma`` is the discount of the reward normalizer (``config.normalize_reward``); ``render``
+    makes :meth:`BatchedEnv.frame` available.
 
     Raises :class:`ConfigError` for an unknown or unsupported id.
     """
@@ -402,4 +451,4 @@ def make_env(
     require_positive("num_envs", num_envs)
     if env_domain(env_id) == "atari":
         return AtariEnv(gym.spec(env_id).kwargs["game"], num_envs, seed, config)
-    return GymEnv(env_id, num_envs, seed, config, gamma)
+    return GymEnv(env_id, num_envs, seed, config, gamma, render)

@@ -15,7 +15,7 @@ from algorithms.config import RunConfig, parse_settings
 from algorithms.envs import CLASSIC_IDS, DOMAINS, MUJOCO_IDS, Episode
 from algorithms.errors import ConfigError
 from algorithms.optim import OPTIMIZERS
-from bench import PROG, report_command, run_command, timing_command
+from bench import PROG, evaluate_command, report_command, run_command, timing_command
 from bench.checkpoints import RunCheckpoints, discard_checkpoints
 from bench.progress import Progress, add_progress_option
 from bench.provenance import provenance
@@ -220,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     timing_command.add_parser(commands)
     report_command.add_parser(commands)
     run_command.add_parser(commands)
+    evaluate_command.add_parser(commands)
     return parser
 
 

@@ -14,20 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from algorithms.config import SECTIONS, RunConfig
+from algorithms.config import RunConfig
 from algorithms.envs import continues_exactly
 from algorithms.errors import ConfigError
 from bench.checkpoints import checkpoint_record, load_checkpoint
-from bench.config_diff import ABSENT, RECORDS, config_differences
+from bench.config_diff import RECORDS, config_differences
 from bench.provenance import provenance
 from bench.results import read_json
 from bench.sb3_reference import ALGORITHMS, ReferenceConfig
-from bench.trainers import resolve_run
+from bench.trainers import config_of_record
 
 RESUMABLE_STATES = ("running", "failed")
 NOT_RESUMED = RECORDS | {"checkpoint"}
-NOT_SETTINGS = RECORDS | {"env_id", "steps", "seed", "device", "domain", "optimizer.name"}
-"""What a config record holds besides the settings ``--set`` takes."""
 """What may differ between a run's saved config and the one it resumes with."""
 SHOWN = 3
 """Differences named in a refusal before ``and N more``."""
@@ -50,20 +48,6 @@ class Resume:
     @property
     def env_steps(self) -> int:
         return self.state["counters"]["env_steps"]
-
-
-def saved_config(record: dict[str, Any]) -> RunConfig | ReferenceConfig:
-    """The config a run directory's ``config.json`` ``record`` describes, resolved anew: the
-    presets of its env, optimizer, steps, seed and device, with the settings where it differs
-    from them."""
-    identity = [record[key] for key in ("env_id", "steps", "seed", "device")]
-    identity.insert(1, record["optimizer"]["name"])
-    presets = resolve_run(*identity).to_dict()
-    sections = {name: record[name] for name in SECTIONS if name in record}
-    differences = config_differences(presets, sections, NOT_SETTINGS)
-    return resolve_run(
-        *identity, overrides={key: saved for key, (_, saved) in differences.items() if saved is not ABSENT}
-    )
 
 
 def _code_and_versions(record: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +74,7 @@ def plan_resume(run_dir: Path, config: RunConfig | ReferenceConfig | None, force
             f"run {str(run_dir)!r} is a reference run ({record['optimizer']['name']}): it keeps no checkpoint"
         )
     checkpoint = checkpoint_record(run_dir)
-    config = config or saved_config(record)
+    config = config or config_of_record(record)
     last = (record.get("resumes") or [record])[-1]["provenance"]
     now = provenance()
     changes = _describe(config_differences(record, config.to_dict(), NOT_RESUMED))

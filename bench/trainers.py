@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from algorithms.config import RunConfig
+from algorithms.config import SECTIONS, RunConfig
 from algorithms.errors import ConfigError, did_you_mean
 from algorithms.optim import OPTIMIZERS
 from algorithms.presets import resolve_config
 from algorithms.training import Checkpoints, RunLogger, TrainResult, train
+from bench.config_diff import ABSENT, RECORDS, config_differences
 from bench.sb3_reference import ALGORITHMS, ReferenceConfig, resolve_reference, train_reference
 
 RUN_OPTIMIZERS = (*OPTIMIZERS, *ALGORITHMS)
@@ -46,3 +47,21 @@ def train_run(
     if isinstance(config, ReferenceConfig):
         return train_reference(config, logger)
     return train(config, logger, checkpoints, resume)
+
+
+NOT_SETTINGS = RECORDS | {"env_id", "steps", "seed", "device", "domain", "optimizer.name"}
+"""What a ``config.json`` record holds besides the settings ``--set`` takes."""
+
+
+def config_of_record(record: dict[str, Any]) -> RunConfig | ReferenceConfig:
+    """The config a run directory's ``config.json`` ``record`` describes, resolved anew: the
+    presets of its env, optimizer, steps, seed and device, with the settings where it differs
+    from them."""
+    identity = [record[key] for key in ("env_id", "steps", "seed", "device")]
+    identity.insert(1, record["optimizer"]["name"])
+    presets = resolve_run(*identity).to_dict()
+    sections = {name: record[name] for name in SECTIONS if name in record}
+    differences = config_differences(presets, sections, NOT_SETTINGS)
+    return resolve_run(
+        *identity, overrides={key: saved for key, (_, saved) in differences.items() if saved is not ABSENT}
+    )
