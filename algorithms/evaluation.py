@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -16,13 +16,20 @@ from algorithms.nets import build_actor_critic
 
 @dataclass
 class Evaluation:
-    """Raw returns and lengths (agent steps) of the episodes played, in order; ``frames`` are the
-    first episode's, RGB [H, W, 3] uint8, when recorded."""
+    """Raw returns and lengths (agent steps) of the episodes played, in order."""
 
     returns: list[float]
     lengths: list[int]
-    frames: list[np.ndarray] = field(default_factory=list)
-    frames_per_second: float = 30.0
+
+
+class FrameSink(Protocol):
+    """Where the frames of an evaluation's first episode go (a video file, a filmstrip)."""
+
+    def begin(self, frames_per_second: float) -> None:
+        """Before the first frame: the env's frames per second of real time."""
+
+    def add(self, frame: np.ndarray) -> None:
+        """The next frame, RGB [H, W, 3] uint8."""
 
 
 def most_likely_action(dist: Distribution) -> torch.Tensor:
@@ -42,23 +49,25 @@ def evaluate_policy(
     episodes: int,
     seed: int,
     deterministic: bool = False,
-    record: bool = False,
+    frames: FrameSink | None = None,
 ) -> Evaluation:
     """Plays ``episodes`` whole episodes of ``config.env_id`` (same protocol, one env seeded with
     ``seed``, on the CPU) with the model ``policy`` (a ``state_dict`` of the run's net), its
     observations normalized by the training statistics ``env_state`` (frozen). Actions are sampled
-    (``torch`` seeded with ``seed``), or the policy's mode when ``deterministic``. ``record`` keeps
-    the frames of the first episode."""
+    (``torch`` seeded with ``seed``), or the policy's mode when ``deterministic``. ``frames``
+    receives each frame of the first episode as it is shown."""
     torch.manual_seed(seed)
+    record = frames is not None
     with make_env(config.env_id, 1, seed, config.env, config.rollout.gamma, render=record) as env:
         env.load_evaluation_state(env_state)
         model = build_actor_critic(env.observation_space, env.action_space, config.domain, config.net)
         model.load_state_dict(policy)
         model.eval()
-        evaluation = Evaluation([], [], frames_per_second=env.frames_per_second)
+        evaluation = Evaluation([], [])
         obs = torch.from_numpy(env.reset())
         if record:
-            evaluation.frames.append(env.frame())
+            frames.begin(env.frames_per_second)
+            frames.add(env.frame())
         while len(evaluation.returns) < episodes:
             dist, _ = model(obs)
             action = most_likely_action(dist) if deterministic else dist.sample()
@@ -68,5 +77,5 @@ def evaluate_policy(
                 evaluation.returns.append(episode.raw_return)
                 evaluation.lengths.append(episode.length)
             if record and not evaluation.returns:
-                evaluation.frames.append(env.frame())
+                frames.add(env.frame())
         return evaluation

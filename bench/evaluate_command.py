@@ -19,6 +19,7 @@ from bench import exit_status_help
 from bench.results import AGENT_FILE, read_json
 from bench.sb3_reference import ALGORITHMS
 from bench.trainers import config_of_record
+from bench.video import VideoWriter
 
 EVALUATION_SEED_OFFSET = 10_000
 """Default evaluation seed: the run's seed plus this, apart from the seeds its training envs had."""
@@ -73,6 +74,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     env_state_file = run_dir / "env_state.json"
     env_state = json.loads(env_state_file.read_text()) if env_state_file.is_file() else {}
     seed = args.seed if args.seed is not None else config.seed + EVALUATION_SEED_OFFSET
+    video = VideoWriter(Path(args.video)) if args.video is not None else None
     evaluation = evaluate_policy(
         config,
         torch.load(run_dir / AGENT_FILE, map_location="cpu", weights_only=True),
@@ -80,7 +82,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.episodes,
         seed,
         deterministic=args.deterministic,
-        record=args.video is not None,
+        frames=video,
     )
     returns = evaluation.returns
     spread = statistics.stdev(returns) if len(returns) > 1 else 0.0
@@ -91,11 +93,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"{name}: return {statistics.mean(returns):.2f} ± {spread:.2f} over {len(returns)} episodes "
         f"(mean length {length:.0f} steps; {policy}; env seed {seed})"
     )
-    if args.video is not None:
-        from bench.video import write_video
-
-        write_video(Path(args.video), evaluation.frames, evaluation.frames_per_second)
-        print(
-            f"video: {args.video} ({len(evaluation.frames)} frames at {evaluation.frames_per_second:g} fps)"
-        )
+    if video is not None:
+        video.close()
+        print(f"video: {args.video} ({video.frames} frames at {video.frames_per_second:g} fps)")
     return 0
