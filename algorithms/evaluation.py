@@ -13,6 +13,9 @@ from algorithms.config import RunConfig
 from algorithms.envs import make_env
 from algorithms.nets import build_actor_critic
 
+EVALUATION_SEED_OFFSET = 10_000
+"""An evaluation's default seed: the run's seed plus this, apart from the seeds its training envs had."""
+
 
 @dataclass
 class Evaluation:

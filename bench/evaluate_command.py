@@ -7,22 +7,16 @@ run, a run without an agent, a bad ``--episodes``, a video the machine cannot re
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
-import torch
-
 from algorithms.errors import ConfigError
-from algorithms.evaluation import evaluate_policy
+from algorithms.evaluation import EVALUATION_SEED_OFFSET, evaluate_policy
 from bench import exit_status_help
-from bench.results import AGENT_FILE, read_json
+from bench.results import AGENT_FILE, read_agent, read_json
 from bench.sb3_reference import ALGORITHMS
 from bench.trainers import config_of_record
 from bench.video import VideoWriter
-
-EVALUATION_SEED_OFFSET = 10_000
-"""Default evaluation seed: the run's seed plus this, apart from the seeds its training envs had."""
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -71,14 +65,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "accepted: a run that ended done or diverged"
         )
     config = config_of_record(record)
-    env_state_file = run_dir / "env_state.json"
-    env_state = json.loads(env_state_file.read_text()) if env_state_file.is_file() else {}
     seed = args.seed if args.seed is not None else config.seed + EVALUATION_SEED_OFFSET
     video = VideoWriter(Path(args.video)) if args.video is not None else None
     evaluation = evaluate_policy(
         config,
-        torch.load(run_dir / AGENT_FILE, map_location="cpu", weights_only=True),
-        env_state,
+        *read_agent(run_dir),
         args.episodes,
         seed,
         deterministic=args.deterministic,

@@ -264,17 +264,31 @@ def read_run(run_dir: Path) -> RunRecord:
     return RunRecord(run_dir, config, status, progress, episodes)
 
 
+def read_agent(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A finished run's kept policy (``agent.pt``, on the CPU) and the env statistics it was trained
+    with (``env_state.json``; {} without one)."""
+    run_dir = Path(run_dir)
+    policy = torch.load(run_dir / AGENT_FILE, map_location="cpu", weights_only=True)
+    env_state = read_json(run_dir / "env_state.json") if (run_dir / "env_state.json").is_file() else {}
+    return policy, env_state
+
+
 def run_directory(suite_results: Path, env_id: str, optimizer: str, seed: int) -> Path:
     """``SUITE_RESULTS/ENV/OPTIMIZER/seedK``, the layout of a suite's runs (a ``/`` in the env id
     becomes ``-``)."""
     return Path(suite_results) / env_id.replace("/", "-") / optimizer / f"seed{seed}"
 
 
-def steps_to_threshold(episodes: pd.DataFrame, threshold: float, window: int) -> float:
-    """Env steps at which the mean raw return of the last ``window`` episodes first reaches ``threshold``.
+def first_reaching(episodes: pd.DataFrame, threshold: float, window: int) -> int | None:
+    """The 0-based row of the first episode at which the mean raw return of the last ``window``
+    episodes (``window`` of them at least) reaches ``threshold``; None if none does. ``episodes``
+    has the columns of ``episodes.csv``."""
+    reached = (episodes["return"].rolling(window).mean() >= threshold).to_numpy().nonzero()[0]
+    return int(reached[0]) if len(reached) else None
 
-    ``episodes`` has the columns of ``episodes.csv``; NaN if the run never got there.
-    """
-    rolling = episodes["return"].rolling(window).mean()
-    reached = episodes["env_steps"][rolling >= threshold]
-    return float(reached.iloc[0]) if len(reached) else math.nan
+
+def steps_to_threshold(episodes: pd.DataFrame, threshold: float, window: int) -> float:
+    """Env steps at which the mean raw return of the last ``window`` episodes first reaches
+    ``threshold`` (:func:`first_reaching`); NaN if the run never got there."""
+    row = first_reaching(episodes, threshold, window)
+    return math.nan if row is None else float(episodes["env_steps"].iloc[row])

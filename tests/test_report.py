@@ -26,7 +26,7 @@ from bench.suites import RunSpec, load_suite
 REPO = Path(__file__).resolve().parents[1]
 TIMING = sorted((REPO / "results" / "timing" / "amd-epyc-2cpu").glob("*.json"))[-1]
 REPS = "200"
-IMAGES = 9
+IMAGES = 13
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")  # Debian's packages
 # (env, optimizer, seed, steps, settings). On CartPole every optimizer learns something in 10 k
 # steps; on the other tasks none does, and HalfCheetah's 500 steps end no episode. kfac without
@@ -161,10 +161,12 @@ def test_a_defined_suite_with_runs_missing_is_labelled_partial(cli, results, rep
 def test_the_page_is_self_contained_with_every_section(report):
     page = (report / "index.html").read_text()
     sources = re.findall(r'<img src="([^"]+)"', page)
-    # The curves of the four tasks with an episode; IQM etc., P(X > Y) and the profiles of the
-    # three optimizers on CartPole, the one task where any learned; the cost chart; fidelity on
-    # CartPole.
+    # The curves and best agent's filmstrip of the four tasks with an episode; IQM etc., P(X > Y)
+    # and the profiles of the three optimizers on CartPole, the one task where any learned; the
+    # cost chart; fidelity on CartPole.
     assert len(sources) == IMAGES
+    played = re.findall(r'alt="frames of the best agent playing ([^"]+)">\s*<figcaption>Best agent: ', page)
+    assert sorted(played) == ["ALE/Pong-v5", "CartPole-v1", "Hopper-v5", "InvertedPendulum-v5"]
     for source in sources:
         assert source.startswith("data:image/png;base64,")
         assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -184,7 +186,7 @@ def test_the_page_is_self_contained_with_every_section(report):
     assert "curvature fidelity on CartPole-v1" in page
 
 
-def test_the_paper_table_shows_our_pong_runs_beside_the_paper(report):
+def test_the_paper_table_shows_our_pong_runs_beside_the_paper(report, results):
     row = pd.read_csv(report / "reproduction.csv").set_index("task").loc["ALE/Pong-v5"]
     assert (row["protocol"], row["budget (env steps)"], row["sgd runs"], row["acktr runs"]) == (
         "paper",
@@ -196,6 +198,12 @@ def test_the_paper_table_shows_our_pong_runs_beside_the_paper(report):
     assert -21 <= row["sgd final return"] <= -15
     page = (report / "index.html").read_text()
     assert "<td>ALE/Pong-v5</td><td>paper</td><td>2400</td><td>0</td><td>—</td><td>20.9</td>" in page
+    (human,) = pd.read_csv(report / "human_level.csv").to_dict("records")
+    assert (human["task"], human["optimizer"], human["seed"]) == ("ALE/Pong-v5", "sgd", 0)
+    assert human["state"] == "done" and human["paper episode"] == 4768
+    assert human["episode at human level"] == "not yet"
+    pong = pd.read_csv(results / "mini" / "ALE-Pong-v5" / "sgd" / "seed0" / "episodes.csv")
+    assert human["episodes so far"] == len(pong) > 0
 
 
 def test_each_comparison_lists_the_settings_its_pair_differs_in(report):

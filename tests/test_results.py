@@ -13,7 +13,7 @@ import pytest
 
 from algorithms.envs import Episode
 from algorithms.presets import resolve_config
-from bench.results import RunWriter, SchemaError, read_run, steps_to_threshold, write_json
+from bench.results import RunWriter, SchemaError, first_reaching, read_run, steps_to_threshold, write_json
 
 
 def make_config():
@@ -119,6 +119,7 @@ def test_steps_to_threshold():
     assert steps_to_threshold(episodes, 4.0, window=2) == 30  # means: nan, 2, 4, 5, 7
     assert math.isnan(steps_to_threshold(episodes, 7.5, window=2))
     assert steps_to_threshold(episodes, 9.0, window=1) == 50
+    assert (first_reaching(episodes, 4.0, window=2), first_reaching(episodes, 7.5, window=2)) == (2, None)
 
 
 def test_a_run_is_dirty_when_code_changed_not_when_committed_results_were_rewritten(tmp_path):

@@ -17,12 +17,13 @@ import pandas as pd
 
 from bench.provenance import provenance
 from bench.report import aggregate, figures, scores
+from bench.report.agents import agent_filmstrip
 from bench.report.bootstrap import CONFIDENCE, Estimate, interval_estimates
 from bench.report.comparisons import comparison_table
 from bench.report.loading import Sweep, load_sweep
 from bench.report.normalization import LEARNED_MEANING, reference
 from bench.report.page import Table, render
-from bench.report.reproduction import mujoco_sentences, reproduction_table
+from bench.report.reproduction import human_level_table, mujoco_sentences, reproduction_table
 from bench.results import STATES, write_atomic
 from bench.suites import available, load_suite
 from bench.timing_results import few_rounds_note, iteration_costs, machine_id, read_timing, update_ratios
@@ -119,8 +120,10 @@ def _status_section(sweep: Sweep, missing: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) -> tuple[dict, dict]:
-    """The task's figure and table, and its frames for the CSV files."""
+def _task_section(
+    sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int, suite_results: Path
+) -> tuple[dict, dict]:
+    """The task's figure, table and best agent's filmstrip, and its frames for the CSV files."""
     grid, by_steps = scores.task_curves(sweep, task, "env_steps")
     log_time = scores.duration_spread(sweep, task) > LOG_TIME_SPREAD
     wall_grid, by_time = scores.task_curves(sweep, task, "wall_time_s", log_grid=log_time)
@@ -241,6 +244,7 @@ def _task_section(sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int) 
         else None,
         "table": Table(header, rows),
         "notes": notes,
+        "filmstrip": agent_filmstrip(sweep, task, task_scores, suite_results),
         "budget": ", ".join(f"{b:,}" for b in sorted(set(runs["budget"]))),
     }
     curves = pd.concat(
@@ -518,7 +522,7 @@ def build_report(
     run_scores = scores.run_scores(sweep)
     task_sections, summaries, curves = [], [], []
     for task in sorted(sweep.runs["task"].unique()):
-        section, frames = _task_section(sweep, task, run_scores, reps)
+        section, frames = _task_section(sweep, task, run_scores, reps, results / suite)
         task_sections.append(section)
         summaries.append(frames["summary"])
         curves.append(frames["curves"])
@@ -528,6 +532,7 @@ def build_report(
     comparisons = comparison_table(sweep, aggregate.comparison_pairs(optimizers))
     cost, cost_frames = _cost_section(timing_file, sweep)
     reproduction = reproduction_table(sweep, run_scores)
+    human_level = human_level_table(sweep)
     metadata, seeds = _metadata(sweep, results / suite, reps)
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     status = _status_section(sweep, missing)
@@ -553,6 +558,7 @@ def build_report(
         **cost_frames,
         "comparisons": comparisons,
         "reproduction": reproduction,
+        "human_level": human_level,
     }
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -581,6 +587,12 @@ def build_report(
                 [[_cell(v) for v in row] for row in reproduction.itertuples(index=False)],
             )
             if len(reproduction)
+            else None,
+            "human_level": Table(
+                list(human_level.columns),
+                [[_cell(v) for v in row] for row in human_level.itertuples(index=False)],
+            )
+            if len(human_level)
             else None,
             "mujoco_reproduction": mujoco_sentences(sweep, run_scores),
             "metadata": metadata,

@@ -1,6 +1,7 @@
 """Published numbers beside ours: the ACKTR paper's Atari table (Wu et al. 2017, Table 1, final
-episode rewards of ACKTR and A2C) and, for MuJoCo, its 1 M-step curves and the RL Zoo's
-benchmark, each with its source, version and budget."""
+episode rewards of ACKTR and A2C, and the episode at which each first reaches human level) and,
+for MuJoCo, its 1 M-step curves and the RL Zoo's benchmark, each with its source, version and
+budget."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pandas as pd
 
 from bench.report.loading import Sweep
 from bench.report.normalization import atari_game
+from bench.report.scores import WINDOW
+from bench.results import first_reaching
 
 # game: (ACKTR, A2C)
 PAPER_FINAL_REWARD = {
@@ -20,6 +23,20 @@ PAPER_FINAL_REWARD = {
     "Seaquest": (1776.0, 1754.0),
     "SpaceInvaders": (19723.0, 1757.2),
 }
+
+
+@dataclass(frozen=True)
+class HumanLevel:
+    """A game's human-level score and the episode at which the paper's methods first reach it,
+    keyed by our optimizer that stands for each (``acktr`` for ACKTR, ``sgd`` for A2C)."""
+
+    score: float
+    paper_episode: dict[str, int]
+
+
+# Wu et al. 2017, Table 1: human level (the human score of Mnih et al. 2015) and the first
+# episode at which ACKTR and A2C reach it.
+PAPER_HUMAN_LEVEL = {"Pong": HumanLevel(9.3, {"acktr": 904, "sgd": 4768})}
 
 
 @dataclass(frozen=True)
@@ -96,4 +113,34 @@ def reproduction_table(sweep: Sweep, run_scores: pd.DataFrame) -> pd.DataFrame:
             row[f"{ours} final return"] = finals.mean() if len(finals) else float("nan")
             row[f"paper {theirs}"] = PAPER_FINAL_REWARD[game][paper]
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def human_level_table(sweep: Sweep) -> pd.DataFrame:
+    """One row per run (whatever its state: a long run shows how far it got) of a game with a
+    published human-level episode: its episodes and env steps so far, and the first episode (and
+    env step) at which the mean raw return of its last ``WINDOW`` episodes reached human level,
+    beside the paper's episode for the method it stands for."""
+    rows = []
+    for run in sweep.runs.sort_values(["task", "optimizer", "seed"]).itertuples():
+        level = PAPER_HUMAN_LEVEL.get(atari_game(run.task) or "")
+        if level is None or run.optimizer not in level.paper_episode:
+            continue
+        episodes = sweep.episodes[sweep.episodes["run"] == run.run]
+        reached = first_reaching(episodes, level.score, WINDOW)
+        reached_at = "" if reached is None else int(episodes["env_steps"].iloc[reached])
+        rows.append(
+            {
+                "task": run.task,
+                "optimizer": run.optimizer,
+                "seed": run.seed,
+                "state": run.state,
+                "env steps so far": run.env_steps,
+                "episodes so far": len(episodes),
+                "human level": level.score,
+                "episode at human level": "not yet" if reached is None else reached + 1,
+                "env steps at human level": reached_at,
+                "paper episode": level.paper_episode[run.optimizer],
+            }
+        )
     return pd.DataFrame(rows)
