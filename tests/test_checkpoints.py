@@ -50,11 +50,10 @@ def learning_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[[c for c in frame.columns if not is_wall_clock_column(c)]]
 
 
-# Budgets: several updates past the kill. The MuJoCo presets take 2500 env steps an update
-# (the separate critic in acktr and kfac alike).
+# Budgets: several updates past the kill. The MuJoCo presets take 2500 env steps an update, with
+# the separate critic in acktr and kfac alike; kfac there also carries its Levenberg-Marquardt λ.
 KILLED_RUNS = [
     ("CartPole-v1", "acktr", 24_000, 20),
-    ("CartPole-v1", "kfac", 24_000, 20),
     ("InvertedPendulum-v5", "acktr", 20_000, 3),
     ("InvertedPendulum-v5", "kfac", 20_000, 3),
 ]
@@ -92,7 +91,7 @@ def test_sigterm_saves_an_atari_run_which_resumes_to_its_budget(cli, tmp_path):
     ``running``); resumed, its games restart and the run ends at its budget with one progress row
     per update, none lost or repeated."""
     out = tmp_path / "pong"
-    process = start_train(cli, "ALE/Pong-v5", "sgd", 4_000, out, "rollout.num_envs=4")
+    process = start_train(cli, "ALE/Pong-v5", "sgd", 2_000, out, "rollout.num_envs=4")
     while not (out / "status.json").exists():
         time.sleep(0.01)
     time.sleep(0.5)
@@ -101,14 +100,14 @@ def test_sigterm_saves_an_atari_run_which_resumes_to_its_budget(cli, tmp_path):
     status = read_run(out).status
     assert status["state"] == "running" and status["error"].startswith("stopped by SIGTERM after update")
     stopped_at = checkpoint_update(out)
-    assert 0 < stopped_at < 200
+    assert 0 < stopped_at < 100
 
     resumed = cli("train", "--out", str(out), "--resume", "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     record = read_run(out)
-    assert record.status["state"] == "done" and record.status["env_steps"] == 4_000
-    assert record.progress["updates"].tolist() == list(range(1, 201))
-    assert record.progress["env_steps"].tolist() == list(range(20, 4_001, 20))
+    assert record.status["state"] == "done" and record.status["env_steps"] == 2_000
+    assert record.progress["updates"].tolist() == list(range(1, 101))
+    assert record.progress["env_steps"].tolist() == list(range(20, 2_001, 20))
     (resume,) = record.config["resumes"]
     assert resume["updates"] == stopped_at and resume["envs"] == "restarted"
 

@@ -29,23 +29,24 @@ def decoded_frames(path) -> tuple[dict, list[np.ndarray]]:
     return meta, [np.frombuffer(frame, np.uint8).reshape(height, width, 3) for frame in frames]
 
 
+# (env, optimizer, steps, settings, episodes): a Pong game of an untrained agent is ~900 steps.
 VIDEO_RUNS = [
-    ("CartPole-v1", "acktr", 2_000, ()),
-    ("InvertedPendulum-v5", "sgd", 400, ()),  # observations normalized by the training statistics
-    ("ALE/Pong-v5", "sgd", 160, ("rollout.num_envs=4",)),
+    ("CartPole-v1", "acktr", 2_000, (), 2),
+    ("InvertedPendulum-v5", "sgd", 400, (), 2),  # observations normalized by the training statistics
+    ("ALE/Pong-v5", "sgd", 160, ("rollout.num_envs=4",), 1),
 ]
 
 
-@pytest.mark.parametrize(("env_id", "optimizer", "steps", "settings"), VIDEO_RUNS)
+@pytest.mark.parametrize(("env_id", "optimizer", "steps", "settings", "episodes"), VIDEO_RUNS)
 def test_evaluate_plays_the_agent_and_writes_a_video_that_decodes(
-    cli, tmp_path, env_id, optimizer, steps, settings
+    cli, tmp_path, env_id, optimizer, steps, settings, episodes
 ):
     run = finished_run(cli, tmp_path, env_id, optimizer, steps, *settings)
     video = tmp_path / "agent.mp4"
-    played = cli("evaluate", str(run), "--episodes", "2", "--video", str(video), check=True)
+    played = cli("evaluate", str(run), "--episodes", str(episodes), "--video", str(video), check=True)
     summary, written = played.stdout.splitlines()
     match = LINE.match(summary)
-    assert match and match["name"] == f"{env_id} {optimizer} seed 2" and match["episodes"] == "2"
+    assert match and match["name"] == f"{env_id} {optimizer} seed 2" and match["episodes"] == str(episodes)
     assert match["policy"] == "sampled" and match["seed"] == "10002"
     frame_count = int(re.match(r"video: .+ \((\d+) frames at [\d.]+ fps\)$", written)[1])
     meta, frames = decoded_frames(video)
@@ -54,26 +55,32 @@ def test_evaluate_plays_the_agent_and_writes_a_video_that_decodes(
     assert float(np.std(frames[len(frames) // 2])) > 5  # a picture, not a blank
 
 
-def test_evaluation_is_seeded(cli, tmp_path):
-    run = finished_run(cli, tmp_path, "CartPole-v1", "sgd", 400)
-    first, second = (cli("evaluate", str(run), "--episodes", "3", check=True).stdout for _ in range(2))
-    other = cli("evaluate", str(run), "--episodes", "3", "--seed", "7", check=True).stdout
-    greedy = cli("evaluate", str(run), "--episodes", "3", "--deterministic", check=True).stdout
-    assert first == second and LINE.match(other)["seed"] == "7"
-    assert LINE.match(greedy)["policy"] == "most likely"
+@pytest.fixture(scope="module")
+def cartpole_run(cli, tmp_path_factory):
+    """A finished CartPole ``sgd`` run, read only."""
+    return finished_run(cli, tmp_path_factory.mktemp("cartpole"), "CartPole-v1", "sgd", 400)
 
 
-def test_evaluate_refuses_what_has_no_agent(cli, tmp_path):
+def test_evaluation_is_seeded(cli, cartpole_run):
+    first, second = (
+        cli("evaluate", str(cartpole_run), "--episodes", "3", check=True).stdout for _ in range(2)
+    )
+    other = cli(
+        "evaluate", str(cartpole_run), "--episodes", "3", "--seed", "7", "--deterministic", check=True
+    )
+    assert first == second and LINE.match(first)["policy"] == "sampled"
+    assert (LINE.match(other.stdout)["seed"], LINE.match(other.stdout)["policy"]) == ("7", "most likely")
+
+
+def test_evaluate_refuses_what_has_no_agent(cli, tmp_path, cartpole_run):
     unfinished = tmp_path / "unfinished"
     unfinished.mkdir()
-    (unfinished / "config.json").write_text(
-        (finished_run(cli, tmp_path, "CartPole-v1", "sgd", 40) / "config.json").read_text()
-    )
+    (unfinished / "config.json").write_text((cartpole_run / "config.json").read_text())
     (unfinished / "status.json").write_text('{"state": "running"}')
     for args, message in [
         ([str(unfinished)], "has no agent.pt (it is running); accepted: a run that ended done or diverged"),
         ([str(tmp_path / "missing")], "it has no config.json"),
-        ([str(tmp_path / "run"), "--episodes", "0"], "bad --episodes 0; accepted: a positive number"),
+        ([str(cartpole_run), "--episodes", "0"], "bad --episodes 0; accepted: a positive number"),
     ]:
         refused = cli("evaluate", *args)
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1
