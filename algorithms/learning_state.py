@@ -62,28 +62,26 @@ def capture(learner: Learner, counters: Counters) -> dict[str, Any]:
     }
 
 
-def restore(learner: Learner, state: dict[str, Any]) -> tuple[Counters, bool]:
-    """Put a :func:`capture` ``state`` back into ``learner``, built from the same config; returns
-    the counters and whether the envs continued exactly (False: they restarted, their episodes
-    in flight dropped)."""
+def restore(learner: Learner, state: dict[str, Any]) -> Counters:
+    """Put a :func:`capture` ``state`` back into ``learner``, built from the same config, and return
+    its counters. Envs that cannot be restored restart
+    (:meth:`algorithms.envs.BatchedEnv.restore`), and the next rollout starts from their first
+    observations."""
     if state.get("format") != FORMAT:
         raise ValueError(f"checkpoint format {state.get('format')!r}; this code reads format {FORMAT}")
     learner.model.load_state_dict(state["model"])
     learner.optimizer.load_state_dict(state["optimizer"])
-    first_observations = learner.env.restore(state["env"])
-    exact = first_observations is None
-    learner.collector.observation = (
-        state["observation"] if exact else torch.from_numpy(first_observations)
-    ).to(learner.collector.device)
+    restarted = learner.env.restore(state["env"])
+    observation = state["observation"] if restarted is None else torch.from_numpy(restarted)
+    learner.collector.observation = observation.to(learner.collector.device)
     torch.set_rng_state(state["random"]["torch"])
     if "cuda" in state["random"]:
         torch.cuda.set_rng_state_all(state["random"]["cuda"])
     saved = state["counters"]
-    counters = Counters(
+    return Counters(
         saved["updates"],
         saved["env_steps"],
         saved["episodes"],
         saved["wall_time_s"],
         deque((Episode(r, n) for r, n in saved["recent"]), maxlen=RETURN_WINDOW),
     )
-    return counters, exact

@@ -171,7 +171,7 @@ def train(
     with learner(config) as parts:
         env, model, optimizer = parts.env, parts.model, parts.optimizer
         probe = FidelityProbe(model, config.diagnostics) if config.diagnostics.fidelity_every else None
-        counters = learning_state.restore(parts, resume)[0] if resume is not None else Counters()
+        counters = learning_state.restore(parts, resume) if resume is not None else Counters()
         start = time.perf_counter() - counters.wall_time_s
         for update in range(counters.updates + 1, config.total_updates + 1):
             tick = time.perf_counter()

@@ -21,7 +21,7 @@ from bench.checkpoints import checkpoint_record, load_checkpoint
 from bench.config_diff import RECORDS, config_differences
 from bench.provenance import provenance
 from bench.results import read_json
-from bench.sb3_reference import ALGORITHMS, ReferenceConfig
+from bench.sb3_reference import ReferenceConfig
 from bench.trainers import config_of_record
 
 RESUMABLE_STATES = ("running", "failed")
@@ -69,12 +69,12 @@ def plan_resume(run_dir: Path, config: RunConfig | ReferenceConfig | None, force
             f"accepted for --resume: {', '.join(RESUMABLE_STATES)}"
         )
     record = read_json(run_dir / "config.json")
-    if record["optimizer"]["name"] in ALGORITHMS:
+    config = config or config_of_record(record)
+    if isinstance(config, ReferenceConfig):
         raise ConfigError(
-            f"run {str(run_dir)!r} is a reference run ({record['optimizer']['name']}): it keeps no checkpoint"
+            f"cannot resume {str(run_dir)!r} as {config.optimizer_name}: reference runs keep no checkpoint"
         )
     checkpoint = checkpoint_record(run_dir)
-    config = config or config_of_record(record)
     last = (record.get("resumes") or [record])[-1]["provenance"]
     now = provenance()
     changes = _describe(config_differences(record, config.to_dict(), NOT_RESUMED))

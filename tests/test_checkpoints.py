@@ -3,9 +3,11 @@ uninterrupted run makes, SIGTERM saves before exiting, bad checkpoints and chang
 refused, and the sweep resumes what it finds running."""
 
 import json
+import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -178,3 +180,15 @@ def test_the_sweep_resumes_a_run_it_finds_running_with_a_checkpoint(stopped_run,
     assert state == "done" and len(read_run(stopped_run).config["resumes"]) == 1
     fresh = tmp_path / "fresh"
     assert "--resume" not in runner.train_command(spec, fresh, "cpu")
+
+
+def test_a_reference_run_is_not_resumed(cli, tmp_path):
+    """Stable-Baselines3 runs keep no checkpoint: a resume says so in one line."""
+    committed = (
+        Path(__file__).resolve().parents[1] / "results" / "small-nets" / "CartPole-v1" / "sb3-a2c" / "seed0"
+    )
+    run = shutil.copytree(committed, tmp_path / "run")
+    (run / "status.json").write_text('{"state": "running"}')
+    refused = cli("train", "--out", str(run), "--resume")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "as sb3-a2c: reference runs keep no checkpoint" in refused.stderr
