@@ -146,6 +146,11 @@ class RunningMoments:
     def state_dict(self) -> dict[str, Any]:
         return {"mean": self.mean.tolist(), "var": self.var.tolist(), "count": self.count}
 
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take the moments of a :meth:`state_dict` (its other keys are ignored)."""
+        self.mean, self.var = np.asarray(state["mean"]), np.asarray(state["var"])
+        self.count = state["count"]
+
 
 RESTART_SEED_STRIDE = 1_000_003
 """A restarted Atari vector env seeds env i with seed + i + this × (restarts so far): apart from
@@ -372,10 +377,7 @@ class GymEnv(BatchedEnv):
 
     def load_evaluation_state(self, state: dict[str, Any]) -> None:
         if self._obs_normalizer is not None and "obs_normalizer" in state:
-            moments = self._obs_normalizer.moments
-            saved = state["obs_normalizer"]
-            moments.mean, moments.var = np.asarray(saved["mean"]), np.asarray(saved["var"])
-            moments.count = saved["count"]
+            self._obs_normalizer.moments.load_state_dict(state["obs_normalizer"])
         self._frozen = True
 
     def frame(self) -> np.ndarray:

@@ -6,7 +6,7 @@ averages, curvature statistics and decompositions, λ, step sizes, counters), th
 (:meth:`algorithms.envs.BatchedEnv.snapshot`), the observation the next rollout starts from, the
 run's counters and last episodes, and torch's random state. Put back into a learner built from
 the same config, the updates after u are those the saved run would have made; where the envs
-cannot be restored (Atari) they restart and :func:`restore` says so.
+cannot be restored (Atari) they restart (:meth:`algorithms.envs.BatchedEnv.restore`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,16 @@ def cli():
             raise AssertionError(f"acktr-bench {' '.join(args)} failed:\n{done.stderr}")
         return done
 
+    def train_args(
+        env_id: str, optimizer: str, steps: int, seed: int, out: Path, *settings: str
+    ) -> list[str]:
+        """The arguments of ``acktr-bench train`` for one run on CPU; ``settings`` are ``--set`` values."""
+        sets = [arg for setting in settings for arg in ("--set", setting)]
+        args = ["--env", env_id, "--optimizer", optimizer, "--steps", str(steps), "--seed", str(seed)]
+        return ["train", *args, "--device", "cpu", "--out", str(out), *sets]
+
     run.executable = executable
+    run.train_args = train_args
     return run
 
 

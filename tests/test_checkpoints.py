@@ -22,9 +22,7 @@ from bench.suites import RunSpec
 
 def start_train(cli, env_id, optimizer, steps, out, *settings):
     """An ``acktr-bench train`` process, started and left running."""
-    sets = [arg for setting in settings for arg in ("--set", setting)]
-    args = ["--env", env_id, "--optimizer", optimizer, "--steps", str(steps), "--seed", "1"]
-    command = [cli.executable, "train", *args, "--device", "cpu", "--out", str(out), "--quiet", *sets]
+    command = [cli.executable, *cli.train_args(env_id, optimizer, steps, 1, out, *settings), "--quiet"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

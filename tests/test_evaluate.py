@@ -16,9 +16,7 @@ LINE = re.compile(
 
 def finished_run(cli, tmp_path, env_id, optimizer, steps, *settings):
     out = tmp_path / "run"
-    sets = [arg for setting in settings for arg in ("--set", setting)]
-    args = ["--env", env_id, "--optimizer", optimizer, "--steps", str(steps), "--seed", "2"]
-    cli("train", *args, "--device", "cpu", "--out", str(out), "--quiet", *sets, check=True)
+    cli(*cli.train_args(env_id, optimizer, steps, 2, out, *settings), "--quiet", check=True)
     return out
 
 

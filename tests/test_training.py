@@ -17,9 +17,7 @@ from bench.results import REQUIRED_PROGRESS_COLUMNS, is_wall_clock_column, read_
 
 def train_cli(cli, env_id, steps, seed, out, *settings, optimizer="sgd", check=True):
     """``acktr-bench train`` on CPU; ``settings`` are extra ``--set`` values."""
-    sets = [arg for setting in settings for arg in ("--set", setting)]
-    args = ["--env", env_id, "--optimizer", optimizer, "--steps", str(steps), "--seed", str(seed)]
-    return cli("train", *args, "--device", "cpu", "--out", str(out), *sets, check=check)
+    return cli(*cli.train_args(env_id, optimizer, steps, seed, out, *settings), check=check)
 
 
 SHORT_RUNS = [("CartPole-v1", 400, 40), ("InvertedPendulum-v5", 400, 40), ("ALE/Pong-v5", 240, 80)]

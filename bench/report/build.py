@@ -63,6 +63,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _frame_table(frame: pd.DataFrame) -> Table | None:
+    """``frame`` as a page table, each value a :func:`_cell`; None when it has no row."""
+    if not len(frame):
+        return None
+    return Table(list(frame.columns), [[_cell(v) for v in row] for row in frame.itertuples(index=False)])
+
+
 def _times(ratio: float) -> str:
     return "—" if math.isnan(ratio) else f"{ratio:.3g}×"
 
@@ -582,18 +589,8 @@ def build_report(
             else None,
             "cost": cost,
             "fidelity": _fidelity_sections(sweep),
-            "reproduction": Table(
-                list(reproduction.columns),
-                [[_cell(v) for v in row] for row in reproduction.itertuples(index=False)],
-            )
-            if len(reproduction)
-            else None,
-            "human_level": Table(
-                list(human_level.columns),
-                [[_cell(v) for v in row] for row in human_level.itertuples(index=False)],
-            )
-            if len(human_level)
-            else None,
+            "reproduction": _frame_table(reproduction),
+            "human_level": _frame_table(human_level),
             "mujoco_reproduction": mujoco_sentences(sweep, run_scores),
             "metadata": metadata,
             "seeds": seeds,
