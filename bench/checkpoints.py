@@ -1,9 +1,9 @@
 """A run directory's checkpoints: written now and then and on a stop signal, read back to resume.
 
 Layout: ``checkpoints/update-<U>.pt`` holds the learning state after update U
-(:func:`algorithms.learning_state.capture`, written by ``torch.save``) and ``checkpoint.json``
-names the one to resume from, with its SHA-256, update, env steps, size and the seconds its
-writing took. A new checkpoint is written to a temporary file, synced, renamed into
+(:func:`algorithms.learning_state.capture`, written by ``torch.save`` with its symmetric matrices
+packed: :mod:`bench.symmetric_packing`) and ``checkpoint.json`` names the one to resume from,
+with its SHA-256, update, env steps, size and the seconds its writing took. A new checkpoint is written to a temporary file, synced, renamed into
 ``checkpoints/``; only then does ``checkpoint.json`` (replaced atomically) point to it and the
 older file go. A process killed at any moment leaves the previous checkpoint named and whole,
 and a file that does not match its recorded hash is refused rather than resumed from.
@@ -26,6 +26,7 @@ import torch
 
 from algorithms.errors import ConfigError
 from bench.results import RunWriter, read_json, write_atomic_with, write_json
+from bench.symmetric_packing import pack, unpack
 
 POINTER = "checkpoint.json"
 DIRECTORY = "checkpoints"
@@ -72,7 +73,7 @@ class RunCheckpoints:
         directory = self.run_dir / DIRECTORY
         directory.mkdir(exist_ok=True)
         final = directory / f"update-{updates}.pt"
-        write_atomic_with(final, lambda handle: torch.save(state, handle))
+        write_atomic_with(final, lambda handle: torch.save(pack(state), handle))
         record = {
             "file": f"{DIRECTORY}/{final.name}",
             "sha256": _sha256(final),
@@ -121,7 +122,7 @@ def load_checkpoint(run_dir: Path, device: str | torch.device) -> dict[str, Any]
         raise CheckpointError(f"checkpoint {str(path)!r} is missing")
     if _sha256(path) != record["sha256"]:
         raise CheckpointError(f"checkpoint {str(path)!r} does not match its SHA-256 in {POINTER}: corrupt")
-    return torch.load(path, map_location=device, weights_only=False)
+    return unpack(torch.load(path, map_location=device, weights_only=False))
 
 
 def discard_checkpoints(run_dir: Path) -> None:

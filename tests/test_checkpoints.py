@@ -18,6 +18,7 @@ from bench import runner
 from bench.checkpoints import RunCheckpoints, load_checkpoint
 from bench.results import RunWriter, is_wall_clock_column, read_run
 from bench.suites import RunSpec
+from bench.symmetric_packing import PackedSymmetric, pack, unpack
 
 
 def start_train(cli, env_id, optimizer, steps, out, *settings):
@@ -150,6 +151,35 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path):
     assert json.loads((tmp_path / "checkpoint.json").read_text())["updates"] == 1
     assert [path.name for path in (tmp_path / "checkpoints").iterdir()] == ["update-1.pt"]
     assert torch.equal(load_checkpoint(tmp_path, "cpu")["weights"], good["weights"])
+
+
+def test_symmetric_matrices_are_stored_as_their_upper_triangle_and_read_back_bit_for_bit():
+    """An exactly symmetric matrix is packed to its upper triangle; a matrix one entry off
+    symmetric, a small one and a vector are kept as they are."""
+    rows = torch.randn(50, 40, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    factor = (rows.T @ rows + (rows.T @ rows).T) / 2
+    skewed = factor.clone()
+    skewed[0, 1] += 1e-12
+    state = {"factors": [(factor, torch.eye(3))], "other": skewed, "vector": rows[0], "count": 7}
+    packed = pack(state)
+    assert isinstance(packed["factors"][0][0], PackedSymmetric)
+    assert packed["factors"][0][0].upper.shape == (40 * 41 // 2,)
+    assert packed["factors"][0][1] is state["factors"][0][1] and packed["other"] is skewed
+    restored = unpack(packed)
+    assert torch.equal(restored["factors"][0][0], factor) and restored["count"] == 7
+    assert pack(restored["other"]) is skewed and torch.equal(restored["vector"], rows[0])
+
+
+def test_a_kfac_checkpoint_holds_its_factors_packed(stopped_run):
+    """The CartPole ``acktr`` checkpoint on disk holds every Kronecker factor of its 64-wide layers
+    as an upper triangle, and reading it back gives the full matrices."""
+    record = json.loads((stopped_run / "checkpoint.json").read_text())
+    raw = torch.load(stopped_run / record["file"], weights_only=False)
+    stored = [m for pair in raw["optimizer"]["curvature"]["factors"] for m in pair]
+    assert any(isinstance(m, PackedSymmetric) for m in stored)
+    assert all(isinstance(m, PackedSymmetric) or len(m) < 16 for m in stored)
+    for A, G in load_checkpoint(stopped_run, "cpu")["optimizer"]["curvature"]["factors"]:
+        assert torch.equal(A, A.T) and torch.equal(G, G.T)
 
 
 def test_a_resume_with_a_changed_config_is_refused_unless_forced(cli, stopped_run):
