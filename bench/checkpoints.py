@@ -3,10 +3,11 @@
 Layout: ``checkpoints/update-<U>.pt`` holds the learning state after update U
 (:func:`algorithms.learning_state.capture`, written by ``torch.save`` with its symmetric matrices
 packed: :mod:`bench.symmetric_packing`) and ``checkpoint.json`` names the one to resume from,
-with its SHA-256, update, env steps, size and the seconds its writing took. A new checkpoint is written to a temporary file, synced, renamed into
-``checkpoints/``; only then does ``checkpoint.json`` (replaced atomically) point to it and the
-older file go. A process killed at any moment leaves the previous checkpoint named and whole,
-and a file that does not match its recorded hash is refused rather than resumed from.
+with its SHA-256, update, env steps, size and the seconds its writing took. A new checkpoint is
+written to a temporary file, synced, renamed into ``checkpoints/``; only then does
+``checkpoint.json`` (replaced atomically) point to it and the older file go. A process killed
+at any moment leaves the previous checkpoint named and whole, and a file that does not match
+its recorded hash is refused rather than resumed from.
 
 A checkpoint holds Python objects (the envs' state), so it is read with ``torch.load``'s full
 unpickler: resume only from run directories you trust, as with any pickle.
