@@ -35,6 +35,9 @@ from bench.suites import RunSpec, Suite
 KEPT_STATES = ("done", "diverged")
 END_STATES = (*KEPT_STATES, "failed")
 FILTER_KEYS = ("env", "optimizer", "seed")
+STOP_GRACE_S = 120.0
+"""How long a stopped sweep waits for its runs to finish their update and save a checkpoint: an
+Atari ``acktr`` update and its 60 MB checkpoint can take tens of seconds on a loaded machine."""
 
 
 def _status(directory: Path) -> dict:
@@ -114,18 +117,24 @@ class RunProcesses:
             with self._lock:
                 self._running.discard(process)
 
-    def stop(self, grace_s: float = 10.0) -> None:
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """SIGTERM to every process still running, SIGKILL to those alive ``grace_s`` later."""
         with self._lock:
             self._stopped = True
             running = list(self._running)
         for process in running:
             process.terminate()
+        deadline = time.monotonic() + grace_s
         for process in running:
             try:
-                process.wait(grace_s)
+                process.wait(max(deadline - time.monotonic(), 0.0))
             except subprocess.TimeoutExpired:
                 process.kill()
+                print(
+                    f"acktr-bench: a run was still saving {grace_s:.0f} s after SIGTERM and was killed: "
+                    "it continues from its last periodic checkpoint",
+                    file=sys.stderr,
+                )
 
 
 def train_one(
