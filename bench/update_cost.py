@@ -99,11 +99,9 @@ def trainable_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def make_updater(
-    name: str, spec: ModelSpec, batch: int, device: str, settings: dict[str, str], warm: bool = True
-) -> Updater:
+def make_updater(name: str, spec: ModelSpec, batch: int, device: str, settings: dict[str, str]) -> Updater:
     """``name`` with its presets for ``spec`` (then ``settings``) on a batch of ``batch`` samples,
-    warmed up past its cold start unless ``warm`` is False."""
+    warmed up past its cold start."""
     config = resolve_config(spec.env_id, name, 10**9, device=device, overrides=settings)
     torch.manual_seed(0)
     model = build_actor_critic(spec.observation_space, spec.action_space, spec.domain, config.net).to(device)
@@ -115,8 +113,7 @@ def make_updater(
         optimizer.step(objective)
         synchronize()
 
-    if warm:
-        warm_up(update, config.optimizer)
+    warm_up(update, config.optimizer)
     return Updater(update, update_period(config.optimizer), model, optimizer, objective, synchronize)
 
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from algorithms.errors import ConfigError
+from algorithms.optim import OPTIMIZERS
 from bench.progress import PROGRESS_EVERY_S, Progress
 from bench.provenance import provenance
 from bench.timing import cases
@@ -20,6 +21,14 @@ from bench.update_cost import MODELS
 
 ROUND_POLICIES = {"full": (STEADY_ROUNDS, 10.0), "quick": (1, 1.0)}
 """Rounds of each benchmark: (minimum, seconds after which no round is added)."""
+UNTIMED_SETTINGS = {
+    "optimizer.cold_start": "0",
+    "optimizer.value_cold_start": "0",
+    "optimizer.value_iterations": "1",
+}
+"""A curvature optimizer's shortest way through every stage of its update, policy and critic alike,
+when the tests run the benchmarks untimed: no cold starts and one critic update a batch (the
+exact Fisher's 25 critic refreshes a batch took 25 s of the tests' time)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -111,11 +120,11 @@ class Timing:
     min_rounds: int
     max_time_s: float
 
-    @property
-    def timed(self) -> bool:
-        """False where benchmarks are disabled (the tests run each once, untimed): no warm-up is
-        needed then."""
-        return not self.benchmark.disabled
+    def settings(self, optimizer: str) -> dict[str, str]:
+        """Settings over the optimizer's presets: none when timed; where benchmarks are disabled
+        (the tests run each once, untimed), :data:`UNTIMED_SETTINGS` for a curvature optimizer."""
+        untimed = self.benchmark.disabled and OPTIMIZERS[optimizer].curvature is not None
+        return dict(UNTIMED_SETTINGS) if untimed else {}
 
     def run(
         self,

@@ -8,7 +8,8 @@ from bench.update_cost import synchronizer, trainable_count, update_period, warm
 
 def test_iteration(timing, iteration_case: IterationCase):
     case = iteration_case
-    config = resolve_config(case.env_id, case.optimizer, 10**9, device=case.device)
+    settings = timing.settings(case.optimizer)
+    config = resolve_config(case.env_id, case.optimizer, 10**9, device=case.device, overrides=settings)
     sync = synchronizer(case.device)
     with learner(config) as parts:
 
@@ -17,8 +18,7 @@ def test_iteration(timing, iteration_case: IterationCase):
             parts.optimizer.step(objective)
             sync()
 
-        if timing.timed:
-            warm_up(iteration, config.optimizer)
+        warm_up(iteration, config.optimizer)
         period = update_period(config.optimizer)
         n_params = trainable_count(parts.model)
         info = optimizer_info(case.optimizer, case.model, config.batch_size, case.device, n_params)

@@ -62,14 +62,14 @@ def stage_call(stage: str, updater: Updater) -> tuple[Callable, Callable | None,
 
 
 @functools.lru_cache(maxsize=1)
-def warmed_updater(case: UpdateCase) -> Updater:
+def warmed_updater(case: UpdateCase, settings: tuple[tuple[str, str], ...]) -> Updater:
     """One warm-up serves every stage of a case (they run one after another)."""
-    return make_updater(case.optimizer, MODELS[case.model], case.batch, case.device, {})
+    return make_updater(case.optimizer, MODELS[case.model], case.batch, case.device, dict(settings))
 
 
 def test_kfac_stage(timing, stage_case: StageCase):
     case = stage_case.update
-    updater = warmed_updater(case)
+    updater = warmed_updater(case, tuple(timing.settings(case.optimizer).items()))
     target, setup, every = stage_call(stage_case.stage, updater)
     info = {"benchmark": "kfac-stage", "stage": stage_case.stage, "every": every}
     timing.run(target, {**info, **case.info(updater.n_params)}, setup=setup)
