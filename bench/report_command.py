@@ -33,6 +33,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--reps", type=int, default=DEFAULT_REPS, help=f"bootstrap resamples (default {DEFAULT_REPS})"
     )
+    parser.add_argument(
+        "--no-agents",
+        dest="agents",
+        action="store_false",
+        help="leave out each task's filmstrip of its best agent (playing it takes seconds a task)",
+    )
     parser.set_defaults(handler=cmd_report)
 
 
@@ -41,22 +47,26 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"bad --reps {args.reps}; accepted: a positive number of bootstrap resamples")
     if args.timing and not Path(args.timing).is_file():
         raise ConfigError(f"no timing file {args.timing!r}; accepted: a JSON saved by acktr-bench timing")
-    write_report(
-        args.suite, Path(args.results), Path(args.out), Path(args.timing) if args.timing else None, args.reps
-    )
+    timing = Path(args.timing) if args.timing else None
+    write_report(args.suite, Path(args.results), Path(args.out), timing, args.reps, args.agents)
     return 0
 
 
 def write_report(
-    suite: str, results: Path, out: Path, timing_file: Path | None = None, reps: int = DEFAULT_REPS
+    suite: str,
+    results: Path,
+    out: Path,
+    timing_file: Path | None = None,
+    reps: int = DEFAULT_REPS,
+    agents: bool = True,
 ) -> None:
     """Write ``out/suite/index.html`` and its CSV tables from ``results/suite``, naming any unreadable
-    run directory on stderr."""
+    run directory on stderr; ``agents``: with each task's best agent's filmstrip."""
     # Imported here: the report's stack (pandas, scipy, rliable, matplotlib) takes seconds to load,
     # which every train, run and --help would pay otherwise.
     from bench.report.build import build_report
 
-    report = build_report(suite, results, out, timing_file=timing_file, reps=reps)
+    report = build_report(suite, results, out, timing_file=timing_file, reps=reps, agents=agents)
     for run, reason in report.unreadable:
         print(f"{PROG}: unreadable run {run}: {reason}", file=sys.stderr)
     print(f"report written: {report.page} ({len(report.tables)} CSV tables, {report.seconds:.1f} s)")

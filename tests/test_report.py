@@ -149,7 +149,8 @@ def test_a_defined_suite_with_runs_missing_is_labelled_partial(cli, results, rep
     planned = {run.directory(tmp_path / "smoke") for run in load_suite("smoke").runs}
     expected = {d.relative_to(tmp_path / "smoke").as_posix() for d in planned if not d.exists()}
     assert len(expected) == 24
-    assert make_report(cli, "smoke", tmp_path, tmp_path / "out", "--timing", str(TIMING)).returncode == 0
+    done = make_report(cli, "smoke", tmp_path, tmp_path / "out", "--timing", str(TIMING), "--no-agents")
+    assert done.returncode == 0, done.stderr
     runs = pd.read_csv(tmp_path / "out" / "smoke" / "runs.csv")
     assert set(runs.loc[runs["state"] == "not started", "run"]) == expected
     assert runs.loc[runs["run"] == "ALE-Pong-v5/acktr/seed1", "budget"].item() == 10_240
@@ -236,7 +237,7 @@ def test_unreadable_runs_are_listed_and_the_rest_still_reported(cli, results, tm
     (suite / "CartPole-v1" / "sgd" / "seed0" / "config.json").write_text("{not json")
     progress = suite / "CartPole-v1" / "acktr" / "seed1" / "progress.csv"
     progress.write_text(pd.read_csv(progress).drop(columns="return_mean").to_csv(index=False))
-    done = make_report(cli, "mini", tmp_path / "results", tmp_path / "out")
+    done = make_report(cli, "mini", tmp_path / "results", tmp_path / "out", "--no-agents")
     assert done.returncode == 0, done.stderr
     assert "unreadable run CartPole-v1/sgd/seed0" in done.stderr and "not valid JSON" in done.stderr
     assert "missing columns return_mean" in done.stderr
@@ -274,7 +275,7 @@ def test_a_sweep_with_no_finished_run_yet_still_gets_a_page(cli, results, tmp_pa
 def test_a_suite_without_sgd_is_reported_without_comparisons_to_it(cli, results, tmp_path):
     for run in ("CartPole-v1/acktr", "InvertedPendulum-v5/acktr"):
         shutil.copytree(results / "mini" / run, tmp_path / "results" / "alone" / run)
-    done = make_report(cli, "alone", tmp_path / "results", tmp_path, reps="50")
+    done = make_report(cli, "alone", tmp_path / "results", tmp_path, "--no-agents", reps="50")
     assert done.returncode == 0, done.stderr
     page = (tmp_path / "alone" / "index.html").read_text()
     assert "IQM of normalized final scores" in page and "P(acktr &gt; sgd)" not in page
@@ -286,7 +287,7 @@ def test_labels_and_errors_are_html_escaped(cli, results, tmp_path):
     shutil.copytree(results / "mini", tmp_path / "results" / name)
     status = tmp_path / "results" / name / "CartPole-v1" / "sgd" / "seed2" / "status.json"
     status.write_text(json.dumps({**json.loads(status.read_text()), "error": "<script>alert(1)</script>"}))
-    done = make_report(cli, name, tmp_path / "results", tmp_path / "out", reps="50")
+    done = make_report(cli, name, tmp_path / "results", tmp_path / "out", "--no-agents", reps="50")
     assert done.returncode == 0, done.stderr
     page = (tmp_path / "out" / name / "index.html").read_text()
     assert "odd&lt;b&gt;&amp;&#34;suite" in page and "<b>&" not in page
@@ -294,10 +295,13 @@ def test_labels_and_errors_are_html_escaped(cli, results, tmp_path):
 
 
 def test_the_same_results_give_the_same_tables(cli, results, report, tmp_path):
-    done = make_report(cli, "mini", results, tmp_path, "--timing", str(TIMING))
+    """Also without the agents' filmstrips, which are on the page alone."""
+    done = make_report(cli, "mini", results, tmp_path, "--timing", str(TIMING), "--no-agents")
     assert done.returncode == 0, done.stderr
     for table in sorted(report.glob("*.csv")):
         assert (tmp_path / "mini" / table.name).read_text() == table.read_text(), table.name
+    assert "Best agent" in (report / "index.html").read_text()
+    assert "Best agent" not in (tmp_path / "mini" / "index.html").read_text()
 
 
 def test_the_page_renders_in_chromium_without_errors(report):

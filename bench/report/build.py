@@ -128,9 +128,10 @@ def _status_section(sweep: Sweep, missing: pd.DataFrame) -> dict[str, Any]:
 
 
 def _task_section(
-    sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int, suite_results: Path
+    sweep: Sweep, task: str, run_scores: pd.DataFrame, reps: int, suite_results: Path, agents: bool
 ) -> tuple[dict, dict]:
-    """The task's figure, table and best agent's filmstrip, and its frames for the CSV files."""
+    """The task's figure, table and (with ``agents``) best agent's filmstrip, and its frames for the
+    CSV files."""
     grid, by_steps = scores.task_curves(sweep, task, "env_steps")
     log_time = scores.duration_spread(sweep, task) > LOG_TIME_SPREAD
     wall_grid, by_time = scores.task_curves(sweep, task, "wall_time_s", log_grid=log_time)
@@ -251,7 +252,7 @@ def _task_section(
         else None,
         "table": Table(header, rows),
         "notes": notes,
-        "filmstrip": agent_filmstrip(sweep, task, task_scores, suite_results),
+        "filmstrip": agent_filmstrip(sweep, task, task_scores, suite_results) if agents else None,
         "budget": ", ".join(f"{b:,}" for b in sorted(set(runs["budget"]))),
     }
     curves = pd.concat(
@@ -514,12 +515,18 @@ def _headline(
 
 
 def build_report(
-    suite: str, results: Path, out: Path, timing_file: Path | None = None, reps: int = 2000
+    suite: str,
+    results: Path,
+    out: Path,
+    timing_file: Path | None = None,
+    reps: int = 2000,
+    agents: bool = True,
 ) -> Report:
     """Reads ``results/SUITE`` and writes ``out/SUITE/index.html`` with the tables as CSV beside it.
 
     ``timing_file`` defaults to the newest timing run saved under ``results/timing/`` for the
-    machine most runs ran on. Raises :class:`ConfigError` when there are no run directories.
+    machine most runs ran on. ``agents``: each task's section ends with its best agent's filmstrip.
+    Raises :class:`ConfigError` when there are no run directories.
     """
     started = time.perf_counter()
     results, out = Path(results), Path(out) / suite
@@ -529,7 +536,7 @@ def build_report(
     run_scores = scores.run_scores(sweep)
     task_sections, summaries, curves = [], [], []
     for task in sorted(sweep.runs["task"].unique()):
-        section, frames = _task_section(sweep, task, run_scores, reps, results / suite)
+        section, frames = _task_section(sweep, task, run_scores, reps, results / suite, agents)
         task_sections.append(section)
         summaries.append(frames["summary"])
         curves.append(frames["curves"])
