@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from algorithms.errors import ConfigError
+from bench import PROG
 from bench.checkpoints import discard_checkpoints, has_checkpoint
 from bench.progress import PROGRESS_EVERY_S, Progress
 from bench.results import write_json
@@ -131,7 +132,7 @@ class RunProcesses:
             except subprocess.TimeoutExpired:
                 process.kill()
                 print(
-                    f"acktr-bench: a run was still saving {grace_s:.0f} s after SIGTERM and was killed: "
+                    f"{PROG}: a run was still saving {grace_s:g} s after SIGTERM and was killed: "
                     "it continues from its last periodic checkpoint",
                     file=sys.stderr,
                 )

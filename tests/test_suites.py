@@ -7,11 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from algorithms.errors import ConfigError
+from bench import runner
 from bench.results import read_run
 from bench.suites import available, load_suite
 
@@ -164,6 +166,26 @@ def test_a_sweep_stopped_with_sigterm_stops_its_runs(cli, tmp_path):
     assert _state(first) == "running" and not second.exists()
     assert read_run(first).status["error"].startswith("stopped by SIGTERM after update")
     assert (first / "checkpoint.json").exists()
+
+
+def test_a_run_still_going_after_the_grace_period_is_killed_and_named(capfd, tmp_path):
+    """A stopped sweep's SIGTERM is the run's cue to save; one that has not ended ``grace_s`` later
+    (here: it ignores SIGTERM) is killed, and stderr says it goes on from its last checkpoint."""
+    ready = tmp_path / "ready"
+    stubborn = (
+        "import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)"
+    )
+    processes = runner.RunProcesses()
+    with ThreadPoolExecutor(1) as pool:
+        status = pool.submit(processes.run, [sys.executable, "-c", stubborn, str(ready)])
+        while not ready.exists():
+            time.sleep(0.01)
+        started = time.monotonic()
+        processes.stop(grace_s=0.5)
+        assert status.result(timeout=10) == -signal.SIGKILL
+    assert 0.5 <= time.monotonic() - started < 5
+    assert "a run was still saving 0.5 s after SIGTERM and was killed" in capfd.readouterr().err
 
 
 def test_a_failed_run_is_recorded_and_the_sweep_goes_on(cli, tmp_path):
