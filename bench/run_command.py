@@ -1,7 +1,8 @@
 """``acktr-bench run SUITE``: every run of a suite, resumable, then optionally its report.
 
 Exit status: 0 when no run failed (a diverged run is an outcome, recorded like a finished one);
-1 when a run failed (recorded in its run directory, and the others went on); 2 on bad input;
+1 when a run failed (recorded in its run directory, and the others went on) or was stopped on its
+own by a signal (it keeps its checkpoint: running the suite again continues it); 2 on bad input;
 143 when stopped by SIGTERM, which, like Ctrl-C, stops the runs it had running: each saves a
 checkpoint first, and running the suite again continues them from there.
 """
@@ -18,7 +19,15 @@ from algorithms.errors import ConfigError
 from bench import PROG, exit_status_help
 from bench.progress import add_progress_option
 from bench.report_command import write_report
-from bench.runner import local_backend, parse_only, run_state, run_sweep, select_runs, summary_line
+from bench.runner import (
+    STOPPED,
+    local_backend,
+    parse_only,
+    run_state,
+    run_sweep,
+    select_runs,
+    summary_line,
+)
 from bench.suites import available, load_suite
 
 BACKENDS = ("local", "ray")
@@ -111,4 +120,4 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"suite {suite.name}: {summary_line(states)}", flush=True)
     if args.report:
         write_report(suite.name, Path(args.results), Path(args.reports))
-    return 0 if states["failed"] == 0 else 1
+    return 0 if states["failed"] == states[STOPPED] == 0 else 1

@@ -35,6 +35,9 @@ from bench.suites import RunSpec, Suite
 
 KEPT_STATES = ("done", "diverged")
 END_STATES = (*KEPT_STATES, "failed")
+STOPPED = "stopped"
+"""What the sweep counts a run whose process ended leaving it ``running`` with a checkpoint (a stop
+signal reached it alone): not failed, and the suite's next run continues it."""
 FILTER_KEYS = ("env", "optimizer", "seed")
 STOP_GRACE_S = 120.0
 """How long a stopped sweep waits for its runs to finish their update and save a checkpoint: an
@@ -148,14 +151,17 @@ def train_one(
 ) -> str:
     """Trains one run in its own process (one of ``processes`` when given), resuming it where
     :func:`resumable`, its output appended to ``directory/train.log``; returns the state it ended
-    in (``failed`` if the process ended without recording one)."""
+    in: :data:`STOPPED` if it can be resumed, ``failed`` if the process ended without recording
+    either."""
     directory.mkdir(parents=True, exist_ok=True)
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     command = train_command(run, directory, device, force_resume)
     with open(directory / "train.log", "a" if "--resume" in command else "w") as log:
         (processes or RunProcesses()).run(command, env=environment, stdout=log, stderr=log)
     state = run_state(directory)
-    return state if state in END_STATES else "failed"
+    if state in END_STATES:
+        return state
+    return STOPPED if resumable(directory) else "failed"
 
 
 Submit = Callable[[RunSpec, Path, bool], Future]
@@ -238,7 +244,8 @@ def run_sweep(
         progress.update(
             steps,
             f"runs done {states['done']} / diverged {states['diverged']} / failed {states['failed']}"
-            f" / running {len(running)} of {len(todo)}"
+            + (f" / stopped {states[STOPPED]}" if states[STOPPED] else "")
+            + f" / running {len(running)} of {len(todo)}"
             + (f" ({', '.join(returns)}{more})" if running else ""),
         )
     progress.close()
@@ -277,5 +284,5 @@ def local_backend(workers: int, device: str) -> Iterator[Submit]:
 
 def summary_line(states: Counter) -> str:
     """The end states of a sweep in one line, e.g. ``10 done, 1 diverged, 4 kept``."""
-    parts = [f"{states[key]} {key}" for key in (*END_STATES, "kept") if states[key]]
+    parts = [f"{states[key]} {key}" for key in (*END_STATES, STOPPED, "kept") if states[key]]
     return ", ".join(parts) or "no runs"

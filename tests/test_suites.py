@@ -168,6 +168,22 @@ def test_a_sweep_stopped_with_sigterm_stops_its_runs(cli, tmp_path):
     assert (first / "checkpoint.json").exists()
 
 
+def test_a_run_stopped_alone_is_counted_stopped_and_the_sweep_goes_on(cli, tmp_path):
+    """SIGTERM to one run's process (not the sweep's) saves its checkpoint; the sweep counts it
+    ``stopped``, not failed, runs the next one, and exits 1: the suite is not finished."""
+    sweep, _, first, second = _start_sweep(cli, tmp_path, 5_000_000, 400, workers=1)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (first / "progress.csv").exists():
+        time.sleep(0.5)
+    train = _train_process(first)
+    assert train is not None
+    os.kill(train[0], signal.SIGTERM)
+    assert sweep.wait(timeout=120) == 1
+    assert "CartPole-v1 sgd seed 0: stopped" in (tmp_path / "sweep.err").read_text()
+    assert _state(first) == "running" and (first / "checkpoint.json").exists()
+    assert _state(second) == "done"
+
+
 def test_a_run_still_going_after_the_grace_period_is_killed_and_named(capfd, tmp_path):
     """A stopped sweep's SIGTERM is the run's cue to save; one that has not ended ``grace_s`` later
     (here: it ignores SIGTERM) is killed, and stderr says it goes on from its last checkpoint."""
