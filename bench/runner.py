@@ -37,7 +37,8 @@ KEPT_STATES = ("done", "diverged")
 END_STATES = (*KEPT_STATES, "failed")
 STOPPED = "stopped"
 """What the sweep counts a run whose process ended leaving it ``running`` with a checkpoint (a stop
-signal reached it alone): not failed, and the suite's next run continues it."""
+signal reached it alone, or it was killed after a checkpoint): not failed, and the suite's next run
+continues it."""
 FILTER_KEYS = ("env", "optimizer", "seed")
 STOP_GRACE_S = 120.0
 """How long a stopped sweep waits for its runs to finish their update and save a checkpoint: an
