@@ -18,7 +18,7 @@ from bench import runner
 from bench.checkpoints import RunCheckpoints, load_checkpoint
 from bench.results import RunWriter, is_wall_clock_column, read_run
 from bench.suites import RunSpec
-from bench.symmetric_packing import PackedSymmetric, pack, unpack
+from bench.symmetric_packing import MIN_PACKED_SIZE, PackedSymmetric, pack, unpack
 
 
 def start_train(cli, env_id, optimizer, steps, out, *settings):
@@ -177,7 +177,7 @@ def test_a_kfac_checkpoint_holds_its_factors_packed(stopped_run):
     raw = torch.load(stopped_run / record["file"], weights_only=False)
     stored = [m for pair in raw["optimizer"]["curvature"]["factors"] for m in pair]
     assert any(isinstance(m, PackedSymmetric) for m in stored)
-    assert all(isinstance(m, PackedSymmetric) or len(m) < 16 for m in stored)
+    assert all(isinstance(m, PackedSymmetric) or len(m) < MIN_PACKED_SIZE for m in stored)
     for A, G in load_checkpoint(stopped_run, "cpu")["optimizer"]["curvature"]["factors"]:
         assert torch.equal(A, A.T) and torch.equal(G, G.T)
 
