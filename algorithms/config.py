@@ -141,7 +141,18 @@ class CheckpointConfig:
     (SIGTERM, SIGINT) ends the run; 0: no checkpoints at all."""
 
 
-SECTIONS = ("env", "rollout", "loss", "net", "optimizer", "diagnostics", "stop", "checkpoint")
+@dataclass
+class LogConfig:
+    """How densely a run's ``progress.csv`` samples its updates (it does not change the training).
+    ``episodes.csv`` always keeps every episode."""
+
+    rows: int = field(default=1000, metadata=NON_NEGATIVE)
+    """About this many progress rows over the step budget: a row at the first update at or after
+    each multiple of ``steps / rows`` env steps, at every update that measures fidelity, and at
+    the run's last update; 0: a row at every update."""
+
+
+SECTIONS = ("env", "rollout", "loss", "net", "optimizer", "diagnostics", "stop", "checkpoint", "log")
 
 
 @dataclass
@@ -163,6 +174,7 @@ class RunConfig:
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     stop: StopConfig = field(default_factory=StopConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     @property
     def batch_size(self) -> int:

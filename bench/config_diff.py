@@ -13,9 +13,9 @@ from typing import Any
 
 RECORDS = frozenset({"provenance", "resumes"})
 """What ``config.json`` records beside the config: where the run came from, when it was resumed."""
-NOT_LEARNING = frozenset({"diagnostics", "checkpoint"})
+NOT_LEARNING = frozenset({"diagnostics", "checkpoint", "log"})
 """Settings that do not change the training: ``diagnostics`` only measure (from a fork of the
-random state), ``checkpoint`` only saves."""
+random state), ``checkpoint`` only saves, ``log`` only says which updates ``progress.csv`` keeps."""
 NOT_COMPARED = RECORDS | NOT_LEARNING | {"seed", "steps", "device", "env_id", "optimizer.name"}
 """What differs between any two runs of a comparison by design, or does not change the training."""
 

@@ -4,7 +4,10 @@ A run directory holds:
 
 - ``config.json``: the resolved config (``RunConfig.to_dict()``, or ``ReferenceConfig.to_dict()`` for a
   Stable-Baselines3 reference run) and ``provenance``.
-- ``progress.csv``: one row per update (``REQUIRED_PROGRESS_COLUMNS`` and every optimizer stat).
+- ``progress.csv``: one row per sampled update (``REQUIRED_PROGRESS_COLUMNS`` and every optimizer
+  stat, each the value at that update): the first update at or after each multiple of
+  ``steps / log.rows`` env steps, every update that measures fidelity, and the last update of a
+  run that ended (every update with ``log.rows = 0``, and in runs written before ``log.rows``).
 - ``episodes.csv``: one row per finished episode: ``env_steps`` (when it ended), ``return`` (raw), ``length``.
 - ``status.json``: ``{"state": "running"|"done"|"diverged"|"failed", "error": str|null, "env_steps": int,
   "return_mean": float|null}`` (the latest progress row's, as of the last write: null before any episode).
@@ -41,6 +44,7 @@ import torch
 
 from algorithms.config import RunConfig
 from algorithms.envs import Episode
+from algorithms.fidelity import COLUMNS as FIDELITY_COLUMNS
 from bench.sb3_reference import ReferenceConfig
 
 STATES = ("running", "done", "diverged", "failed")
@@ -110,9 +114,11 @@ def _csv_line(values: list[Any]) -> str:
 class RunWriter:
     """Writes one run directory; implements ``algorithms.training.RunLogger``.
 
-    Rows are kept in memory and the CSV files are rewritten whole at most every
-    ``flush_every_s`` seconds and at the end, so the cost stays small and a
-    crash loses at most that much progress but never corrupts a file.
+    Of the rows logged (one per update), ``progress.csv`` keeps those ``config.log.rows`` samples
+    (see the module doc); the last one logged is kept when the run finishes. Rows are kept in
+    memory and the CSV files are rewritten whole at most every ``flush_every_s`` seconds and at
+    the end, so the cost stays small and a crash loses at most that much progress but never
+    corrupts a file.
     """
 
     def __init__(
@@ -126,8 +132,10 @@ class RunWriter:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.flush_every_s = flush_every_s
+        self._steps, self._rows = config.steps, config.log.rows
         self._columns: list[str] | None = None
         self._progress_lines: list[str] = []
+        self._unkept: str | None = None
         self._episode_lines: list[str] = []
         self._env_steps = 0
         self._return_mean: float | None = None
@@ -136,24 +144,34 @@ class RunWriter:
         write_json(self.run_dir / "config.json", record | ({"resumes": resumes} if resumes else {}))
         self.write_status("running")
 
+    def _interval(self, env_steps: int) -> int:
+        """Which of the ``log.rows`` intervals of the budget ``env_steps`` falls in (with
+        ``log.rows = 0``, every env step count is an interval of its own)."""
+        return env_steps * self._rows // self._steps if self._rows else env_steps
+
+    def _keeps(self, row: dict[str, float]) -> bool:
+        """Whether ``progress.csv`` keeps ``row``: the first of its interval, or a measurement."""
+        first = self._interval(int(row["env_steps"])) > self._interval(self._env_steps)
+        return first or any(math.isfinite(row.get(name, math.nan)) for name in FIDELITY_COLUMNS)
+
     def continue_after(self, updates: int, env_steps: int) -> None:
-        """Keep the progress rows of the first ``updates`` updates already in the directory, and the
-        episodes that ended by ``env_steps``, dropping any after them; later rows follow these.
-        Raises :class:`SchemaError` when ``progress.csv`` does not reach that far."""
+        """Keep the progress rows of the first ``updates`` updates (``env_steps`` env steps) already
+        in the directory, and the episodes that ended by then, dropping any after them; later rows
+        follow these. Raises :class:`SchemaError` when ``progress.csv`` does not reach that far:
+        it lacks the row of the interval ``env_steps`` falls in."""
         path = self.run_dir / "progress.csv"
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
-        rows = lines[1 : updates + 1]
-        last = (
-            dict(zip(next(csv.reader(lines[:1])), next(csv.reader(rows[-1:])), strict=True)) if rows else {}
-        )
-        if len(rows) < updates or (rows and int(last["updates"]) != updates):
-            raise SchemaError(f"{path}: {max(len(lines) - 1, 0)} rows, short of update {updates}")
-        if rows:
-            self._columns = list(last)
-            self._return_mean = (
-                float(last["return_mean"]) if math.isfinite(float(last["return_mean"])) else None
-            )
-        self._progress_lines = rows
+        header, *values = csv.reader(lines) if lines else [[]]
+        kept = [dict(zip(header, row, strict=True)) for row in values]
+        kept = [row for row in kept if int(row["updates"]) <= updates]
+        reached = self._interval(int(kept[-1]["env_steps"])) if kept else 0
+        if reached < self._interval(env_steps):
+            raise SchemaError(f"{path}: {len(values)} rows, short of update {updates}")
+        if kept:
+            self._columns = header
+            return_mean = float(kept[-1]["return_mean"])
+            self._return_mean = return_mean if math.isfinite(return_mean) else None
+        self._progress_lines = lines[1 : len(kept) + 1]
         path = self.run_dir / "episodes.csv"
         episodes = path.read_text(encoding="utf-8").splitlines(keepends=True)[1:] if path.exists() else []
         self._episode_lines = [line for line in episodes if int(line.split(",", 1)[0]) <= env_steps]
@@ -176,7 +194,12 @@ class RunWriter:
             self._columns = list(row)
         elif list(row) != self._columns:
             raise ValueError(f"progress row keys changed: {sorted(set(row) ^ set(self._columns))}")
-        self._progress_lines.append(_csv_line(list(row.values())))
+        line = _csv_line(list(row.values()))
+        if self._keeps(row):
+            self._progress_lines.append(line)
+            self._unkept = None
+        else:
+            self._unkept = line
         self._env_steps = int(row["env_steps"])
         self._return_mean = float(row["return_mean"]) if math.isfinite(row["return_mean"]) else None
         if time.monotonic() - self._last_flush >= self.flush_every_s:
@@ -199,7 +222,10 @@ class RunWriter:
         policy: dict[str, Any] | None = None,
     ) -> None:
         """Write everything and the final status (``done``, ``diverged`` or ``failed``), with the
-        agent's final ``policy`` parameters when given."""
+        agent's final ``policy`` parameters when given; ``progress.csv`` ends with the last row logged."""
+        if self._unkept is not None:
+            self._progress_lines.append(self._unkept)
+            self._unkept = None
         self.flush()
         if env_state:
             write_json(self.run_dir / "env_state.json", env_state)

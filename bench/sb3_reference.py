@@ -11,9 +11,9 @@ many as our domain preset (8, so its 5-step rollouts make the 40-transition batc
 come from (Schulman et al. 2017, MuJoCo). Atari is not covered: SB3's Atari wrappers differ
 from both of our protocols.
 
-A progress row is written per update (one rollout and SB3's ``train()``), with the columns our
-harness writes where the quantity is the same and SB3's ``train/`` statistics under their own
-names otherwise.
+A progress row is logged per update (one rollout and SB3's ``train()``; ``progress.csv`` keeps
+those ``log.rows`` says, as for our runs), with the columns our harness writes where the quantity
+is the same and SB3's ``train/`` statistics under their own names otherwise.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import math
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from algorithms.config import RETURN_WINDOW, require_positive
+from algorithms.config import RETURN_WINDOW, LogConfig, require_positive
 from algorithms.envs import Episode, env_domain
 from algorithms.errors import ConfigError
 from algorithms.presets import DOMAIN_PRESETS, resolve_device
@@ -83,6 +83,8 @@ class ReferenceConfig:
     normalize: bool
     """``VecNormalize`` (observations and rewards, SB3's defaults) around the env copies."""
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    log: LogConfig = field(default_factory=LogConfig)
+    """Which updates ``progress.csv`` keeps, as for our own runs (always the default here)."""
 
     @property
     def algorithm(self) -> str:
@@ -103,6 +105,7 @@ class ReferenceConfig:
                 "policy": POLICY,
                 **self.hyperparameters,
             },
+            "log": asdict(self.log),
         }
 
 

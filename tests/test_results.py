@@ -49,6 +49,52 @@ def test_round_trip(tmp_path):
     assert json.loads((tmp_path / "env_state.json").read_text())["obs_normalizer"]["mean"] == [0.0]
 
 
+def sampled_writer(run_dir, rows=10):
+    """A writer of a 1,000-step budget keeping about ``rows`` rows: the first update of every
+    1000/rows env steps."""
+    config = make_config()
+    config.log.rows = rows
+    return RunWriter(run_dir, config, {}, flush_every_s=0)
+
+
+def test_progress_keeps_the_first_update_of_each_interval_every_measurement_and_the_last(tmp_path):
+    writer = sampled_writer(tmp_path)
+    for step in range(40, 961, 40):
+        writer.log_update(row(step, fidelity_cosine=0.9 if step == 160 else math.nan))
+    kept = [120, 160, 200, 320, 400, 520, 600, 720, 800, 920]
+    assert read_run(tmp_path).progress["env_steps"].tolist() == kept
+    writer.finish("done")
+    record = read_run(tmp_path)
+    assert record.progress["env_steps"].tolist()[-2:] == [920, 960]
+    assert record.status["env_steps"] == 960
+
+
+def test_every_update_is_kept_with_rows_zero(tmp_path):
+    writer = sampled_writer(tmp_path, rows=0)
+    for step in range(40, 401, 40):
+        writer.log_update(row(step))
+    writer.finish("done")
+    assert read_run(tmp_path).progress["env_steps"].tolist() == list(range(40, 401, 40))
+
+
+def test_continue_after_keeps_the_sampled_rows_up_to_the_checkpoint(tmp_path):
+    writer = sampled_writer(tmp_path)
+    for step in range(40, 961, 40):
+        writer.log_update(row(step))
+    writer.flush()
+    resumed = sampled_writer(tmp_path)
+    resumed.continue_after(updates=19, env_steps=760)
+    assert read_run(tmp_path).progress["env_steps"].tolist() == [120, 200, 320, 400, 520, 600, 720]
+    for step in range(800, 961, 40):
+        resumed.log_update(row(step))
+    resumed.flush()
+    assert read_run(tmp_path).progress["env_steps"].tolist()[-2:] == [800, 920]
+    lines = (tmp_path / "progress.csv").read_text().splitlines()
+    (tmp_path / "progress.csv").write_text("\n".join(lines[:-4]) + "\n")  # through 520: short of 700–799
+    with pytest.raises(SchemaError, match=r"progress.csv: 5 rows, short of update 19"):
+        sampled_writer(tmp_path).continue_after(updates=19, env_steps=760)
+
+
 def test_files_get_the_mode_of_any_new_file_not_a_private_one(tmp_path):
     ordinary = tmp_path / "ordinary"
     ordinary.write_text("x")

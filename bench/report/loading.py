@@ -1,9 +1,10 @@
 """A suite's run directories (``bench.results``' schema) in tidy pandas frames, every run accounted for.
 
 ``runs`` has one row per run directory, whatever its state; ``progress`` and ``episodes`` have
-one row per update and per finished episode, keyed by ``run`` (the directory relative to the
-suite, e.g. ``CartPole-v1/acktr/seed0``). A directory that does not follow the schema is kept in
-``unreadable`` with the reason, so it is listed, never silently dropped.
+one row per row of ``progress.csv`` (a sampled update) and per finished episode, keyed by
+``run`` (the directory relative to the suite, e.g. ``CartPole-v1/acktr/seed0``). A directory
+that does not follow the schema is kept in ``unreadable`` with the reason, so it is listed,
+never silently dropped.
 """
 
 from __future__ import annotations
