@@ -28,7 +28,7 @@ from pathlib import Path
 
 from algorithms.errors import ConfigError
 from bench import PROG
-from bench.checkpoints import discard_checkpoints, has_checkpoint
+from bench.checkpoints import CheckpointError, checkpoint_record, discard_checkpoints, has_checkpoint
 from bench.progress import PROGRESS_EVERY_S, Progress
 from bench.results import write_json
 from bench.suites import RunSpec, Suite
@@ -84,6 +84,17 @@ def select_runs(suite: Suite, only: dict[str, set[str]]) -> list[RunSpec]:
 def resumable(directory: Path) -> bool:
     """Whether the run in ``directory`` continues from its checkpoint: found ``running`` with one."""
     return run_state(directory) == "running" and has_checkpoint(directory)
+
+
+def resumed_steps(directory: Path) -> int:
+    """The env steps a run continues from: its checkpoint's where :func:`resumable`, else 0 (also
+    for an unreadable ``checkpoint.json``: its resume fails, and is recorded, in the run)."""
+    if not resumable(directory):
+        return 0
+    try:
+        return int(checkpoint_record(directory)["env_steps"])
+    except CheckpointError:
+        return 0
 
 
 def train_command(run: RunSpec, directory: Path, device: str, force_resume: bool = False) -> list[str]:
@@ -219,6 +230,7 @@ def run_sweep(
         for run in todo:
             discard_checkpoints(directories[run])
     states = Counter({"kept": len(runs) - len(todo)})
+    resumed_from = {run: resumed_steps(directories[run]) for run in todo}
     progress = Progress(sum(run.steps for run in todo), label="sweep", every_s=progress_every_s)
     since = time.time()
     futures = {run: submit(run, directories[run], force_resume) for run in todo}
@@ -240,6 +252,7 @@ def run_sweep(
         statuses = {run: _status(directories[run]) for run in running}
         steps = sum(run.steps for run in finished)
         steps += sum(min(run.steps, int(status.get("env_steps") or 0)) for run, status in statuses.items())
+        steps += sum(resumed_from[run] for run in todo if run not in finished and run not in statuses)
         returns = [f"{_name(run)}{_return_text(statuses[run])}" for run in running[:RUNS_SHOWN]]
         more = f", {len(running) - RUNS_SHOWN} more" if len(running) > RUNS_SHOWN else ""
         progress.update(

@@ -53,24 +53,26 @@ def learning_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 # Budgets: several updates past the kill. The MuJoCo presets take 2500 env steps an update, with
 # the separate critic in acktr and kfac alike; kfac there also carries its Levenberg-Marquardt λ.
+# The CartPole run keeps a progress row every 480 env steps (3 updates), so a row is unkept when
+# it stops: the resumed run keeps the same rows as the uninterrupted one.
 KILLED_RUNS = [
-    ("CartPole-v1", "acktr", 24_000, 20),
-    ("InvertedPendulum-v5", "acktr", 20_000, 3),
-    ("InvertedPendulum-v5", "kfac", 20_000, 3),
+    ("CartPole-v1", "acktr", 24_000, 20, ("log.rows=50",)),
+    ("InvertedPendulum-v5", "acktr", 20_000, 3, ()),
+    ("InvertedPendulum-v5", "kfac", 20_000, 3, ()),
 ]
 
 
-@pytest.mark.parametrize(("env_id", "optimizer", "steps", "kill_at"), KILLED_RUNS)
+@pytest.mark.parametrize(("env_id", "optimizer", "steps", "kill_at", "settings"), KILLED_RUNS)
 def test_a_killed_run_resumes_to_the_progress_of_an_uninterrupted_one(
-    cli, tmp_path, done_status, env_id, optimizer, steps, kill_at
+    cli, tmp_path, done_status, env_id, optimizer, steps, kill_at, settings
 ):
     """SIGKILLed after a checkpoint, resumed: the run ends ``done`` at its budget with every
-    progress row and episode, equal (clock columns aside) to those of the same seed run without a
-    stop, and ``config.json`` records the resume with the envs restored."""
+    progress row it keeps and every episode, equal (clock columns aside) to those of the same seed
+    run without a stop, and ``config.json`` records the resume with the envs restored."""
     whole = tmp_path / "whole"
-    assert start_train(cli, env_id, optimizer, steps, whole).wait() == 0
+    assert start_train(cli, env_id, optimizer, steps, whole, *settings).wait() == 0
     cut = tmp_path / "cut"
-    process = start_train(cli, env_id, optimizer, steps, cut, "checkpoint.every_s=0.02")
+    process = start_train(cli, env_id, optimizer, steps, cut, *settings, "checkpoint.every_s=0.02")
     killed_at = kill_after_checkpoint(process, cut, kill_at)
     assert read_run(cut).status["state"] == "running"
 
@@ -81,6 +83,9 @@ def test_a_killed_run_resumes_to_the_progress_of_an_uninterrupted_one(
     pd.testing.assert_frame_equal(learning_columns(record.progress), learning_columns(expected.progress))
     pd.testing.assert_frame_equal(record.episodes, expected.episodes)
     assert (record.progress["wall_time_s"].diff().dropna() > 0).all()
+    assert record.progress["env_steps"].iloc[-1] == steps
+    if settings:  # sampled: fewer rows than updates
+        assert len(record.progress) < record.progress["updates"].iloc[-1]
     (resume,) = record.config["resumes"]
     assert resume["updates"] == killed_at and resume["envs"] == "restored" and resume["forced"] == []
     assert not (cut / "checkpoint.json").exists() and not (cut / "checkpoints").exists()
@@ -204,10 +209,13 @@ def test_the_sweep_resumes_a_run_it_finds_running_with_a_checkpoint(stopped_run,
     assert "--force" not in runner.train_command(spec, stopped_run, "cpu")
     forced = runner.train_command(spec, stopped_run, "cpu", force_resume=True)
     assert forced[forced.index("--resume") + 1] == "--force"
+    saved_at = json.loads((stopped_run / "checkpoint.json").read_text())["env_steps"]
+    assert runner.resumed_steps(stopped_run) == saved_at > 0  # the sweep's progress starts there
     state = runner.train_one(spec, stopped_run, "cpu", threads=1)
     assert state == "done" and len(read_run(stopped_run).config["resumes"]) == 1
     fresh = tmp_path / "fresh"
     assert "--resume" not in runner.train_command(spec, fresh, "cpu")
+    assert runner.resumed_steps(fresh) == runner.resumed_steps(stopped_run) == 0
 
 
 def test_a_reference_run_is_not_resumed(cli, tmp_path):
