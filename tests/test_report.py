@@ -20,7 +20,9 @@ from rliable import metrics
 from bench import runner
 from bench.report import aggregate, figures, scores
 from bench.report.bootstrap import interval_estimates
+from bench.report.loading import Sweep
 from bench.report.normalization import atari_game, reference
+from bench.report.reproduction import human_level_table
 from bench.suites import RunSpec, load_suite
 
 REPO = Path(__file__).resolve().parents[1]
@@ -205,6 +207,30 @@ def test_the_paper_table_shows_our_pong_runs_beside_the_paper(report, results):
     assert human["episode at human level"] == "not yet"
     pong = pd.read_csv(results / "mini" / "ALE-Pong-v5" / "sgd" / "seed0" / "episodes.csv")
     assert human["episodes so far"] == len(pong) > 0
+
+
+def test_the_human_level_episode_is_counted_by_the_first_and_the_last_episode_of_its_window():
+    """Pong's first 100 episodes in a row at mean ≥ 9.3 are episodes 49–148 (1-based) here: two
+    −21s and 98 10s make 9.38, three −21s 9.07."""
+    returns = [-21.0] * 50 + [10.0] * 100 + [21.0] * 10
+    episodes = pd.DataFrame(
+        {"run": "r", "env_steps": range(10, 1601, 10), "return": returns, "length": 1, "wall_time_s": 0.0}
+    )
+    runs = pd.DataFrame(
+        [
+            {
+                "run": "r",
+                "task": "ALE/Pong-v5",
+                "optimizer": "acktr",
+                "seed": 0,
+                "state": "running",
+                "env_steps": 1600,
+            }
+        ]
+    )
+    (row,) = human_level_table(Sweep("s", runs, pd.DataFrame(), episodes, {})).to_dict("records")
+    assert row["episode at human level"] == 148 and row["env steps at human level"] == 1480
+    assert row["first episode of those 100"] == 49 and row["paper episode"] == 904
 
 
 def test_each_comparison_lists_the_settings_its_pair_differs_in(report):

@@ -118,9 +118,9 @@ def reproduction_table(sweep: Sweep, run_scores: pd.DataFrame) -> pd.DataFrame:
 
 def human_level_table(sweep: Sweep) -> pd.DataFrame:
     """One row per run (whatever its state: a long run shows how far it got) of a game with a
-    published human-level episode: its episodes and env steps so far, and the first episode (and
-    env step) at which the mean raw return of its last ``WINDOW`` episodes reached human level,
-    beside the paper's episode for the method it stands for."""
+    published human-level episode: its episodes and env steps so far, and the first ``WINDOW``
+    episodes whose mean raw return reached human level, counted by their last episode (and its
+    env step) and by their first, beside the paper's episode for the method it stands for."""
     rows = []
     for run in sweep.runs.sort_values(["task", "optimizer", "seed"]).itertuples():
         level = PAPER_HUMAN_LEVEL.get(atari_game(run.task) or "")
@@ -140,6 +140,7 @@ def human_level_table(sweep: Sweep) -> pd.DataFrame:
                 "human level": level.score,
                 "episode at human level": "not yet" if reached is None else reached + 1,
                 "env steps at human level": reached_at,
+                f"first episode of those {WINDOW}": "" if reached is None else reached + 2 - WINDOW,
                 "paper episode": level.paper_episode[run.optimizer],
             }
         )
