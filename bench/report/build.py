@@ -23,7 +23,7 @@ from bench.report.comparisons import comparison_table
 from bench.report.loading import Sweep, load_sweep
 from bench.report.normalization import LEARNED_MEANING, reference
 from bench.report.page import Table, render
-from bench.report.reproduction import human_level_table, mujoco_sentences, reproduction_table
+from bench.report.reproduction import cited_sources, human_level_table, published_table
 from bench.results import STATES, write_atomic
 from bench.suites import available, load_suite
 from bench.timing_results import few_rounds_note, iteration_costs, machine_id, read_timing, update_ratios
@@ -545,10 +545,10 @@ def build_report(
     optimizers = figures.order(sweep.runs["optimizer"].unique())
     comparisons = comparison_table(sweep, aggregate.comparison_pairs(optimizers))
     cost, cost_frames = _cost_section(timing_file, sweep)
-    reproduction = reproduction_table(sweep, run_scores)
-    human_level = human_level_table(sweep)
     metadata, seeds = _metadata(sweep, results / suite, reps)
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+    reproduction = published_table(sweep, summary)
+    human_level = human_level_table(sweep)
     status = _status_section(sweep, missing)
     tables = {
         "runs": pd.concat(
@@ -598,7 +598,7 @@ def build_report(
             "fidelity": _fidelity_sections(sweep),
             "reproduction": _frame_table(reproduction),
             "human_level": _frame_table(human_level),
-            "mujoco_reproduction": mujoco_sentences(sweep, run_scores),
+            "sources": cited_sources(reproduction, human_level),
             "metadata": metadata,
             "seeds": seeds,
             "tables": [path.name for path in written],

@@ -1,118 +1,69 @@
-"""Published numbers beside ours: the ACKTR paper's Atari table (Wu et al. 2017, Table 1, final
-episode rewards of ACKTR and A2C, and the episode at which each first reaches human level) and,
-for MuJoCo, its 1 M-step curves and the RL Zoo's benchmark, each with its source, version and
-budget."""
+"""Published numbers beside ours (:mod:`bench.report.published`): per task, our final return with
+its 95 % interval beside every published one, each with its source, env version and budget; and,
+for the games with a published human-level episode, the episode at which each run got there."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pandas as pd
 
 from bench.report.loading import Sweep
-from bench.report.normalization import atari_game
+from bench.report.published import published
 from bench.report.scores import WINDOW
 from bench.results import first_reaching
 
-# game: (ACKTR, A2C)
-PAPER_FINAL_REWARD = {
-    "BeamRider": (13581.4, 8148.1),
-    "Breakout": (735.7, 581.6),
-    "Pong": (20.9, 19.9),
-    "Qbert": (23151.5, 15967.4),
-    "Seaquest": (1776.0, 1754.0),
-    "SpaceInvaders": (19723.0, 1757.2),
-}
+OUR_MEASURE = (
+    f"mean raw return of the last {WINDOW} training episodes; over runs: mean, 95 % bootstrap interval"
+)
 
 
-@dataclass(frozen=True)
-class HumanLevel:
-    """A game's human-level score and the episode at which the paper's methods first reach it,
-    keyed by our optimizer that stands for each (``acktr`` for ACKTR, ``sgd`` for A2C)."""
-
-    score: float
-    paper_episode: dict[str, int]
+def _budget(steps: int) -> str:
+    return f"{steps:,} env steps"
 
 
-# Wu et al. 2017, Table 1: human level (the human score of Mnih et al. 2015) and the first
-# episode at which ACKTR and A2C reach it.
-PAPER_HUMAN_LEVEL = {"Pong": HumanLevel(9.3, {"acktr": 904, "sgd": 4768})}
-
-
-@dataclass(frozen=True)
-class Published:
-    """One published final return of a MuJoCo task."""
-
-    algorithm: str
-    value: float
-    source: str
-    """Who published it, the env version and the budget."""
-    approximate: bool = False
-    """Read off a plot rather than printed."""
-
-
-# Wu et al. 2017, Figure 3 (Gym v1 MuJoCo tasks, 1 M timesteps): ACKTR's curves, read off the
-# plot. RL Zoo benchmark (rl-baselines3-zoo, benchmark.md; v3 tasks, trained for n_timesteps,
-# one run, deterministic evaluation).
-MUJOCO_PUBLISHED = {
-    "Hopper-v5": (
-        Published("ACKTR", 3500, "Wu et al. 2017, Fig. 3, Hopper-v1, 1 M steps", approximate=True),
-        Published("A2C", 733, "RL Zoo benchmark, Hopper-v3, 1 M steps, one run"),
-        Published("PPO", 2410, "RL Zoo benchmark, Hopper-v3, 1 M steps, one run"),
-    ),
-    "Walker2d-v5": (
-        Published("ACKTR", 450, "Wu et al. 2017, Fig. 3, Walker2d-v1, 1 M steps", approximate=True),
-        Published("PPO", 3479, "RL Zoo benchmark, Walker2d-v3, 1 M steps, one run"),
-    ),
-}
-
-
-def _published_text(reference: Published) -> str:
-    about = "≈ " if reference.approximate else ""
-    return f"{reference.algorithm} {about}{reference.value:g} ({reference.source})"
-
-
-def mujoco_sentences(sweep: Sweep, run_scores: pd.DataFrame) -> list[str]:
-    """For each MuJoCo task of the sweep with published numbers, one sentence: where our ``acktr``
-    and ``sgd`` end (mean final return of their finished runs, with the budget) beside them."""
-    sentences = []
-    for task, runs in sweep.runs.groupby("task"):
-        if task not in MUJOCO_PUBLISHED:
-            continue
-        scores = run_scores[run_scores["task"] == task] if len(run_scores) else run_scores
-        ours = []
-        for name in ("acktr", "sgd"):
-            finals = scores.loc[scores["optimizer"] == name, "final_return"] if len(scores) else pd.Series()
-            if len(finals):
-                ours.append(f"our {name} ends at {finals.mean():,.0f} ({len(finals)} runs)")
-        if ours:
-            budget = int(runs["budget"].max())
-            published = "; ".join(_published_text(r) for r in MUJOCO_PUBLISHED[task])
-            sentences.append(f"{task}, {budget:,} env steps: {' and '.join(ours)}; published: {published}.")
-    return sentences
-
-
-def reproduction_table(sweep: Sweep, run_scores: pd.DataFrame) -> pd.DataFrame:
-    """One row per task of the sweep that is one of the paper's games: our protocol, budget and
-    finished runs, and the mean final return (last 100 episodes, raw score) of ``acktr`` and
-    ``sgd`` beside the paper's ACKTR and A2C."""
+def published_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per finished optimizer of ours and per published result, for each task of the sweep
+    with published results: who, the final return, its spread (our 95 % interval, or the ± the
+    source prints), the env version, budget and runs, the source and what it measures.
+    ``summary`` has the per-task columns ``task``, ``optimizer``, ``runs scored``, ``final
+    return`` and its ``low`` and ``high``."""
     rows = []
     for task, runs in sweep.runs.groupby("task"):
-        game = atari_game(task)
-        if game not in PAPER_FINAL_REWARD:
+        theirs = published().for_task(task)
+        if not theirs:
             continue
-        scores = run_scores[run_scores["task"] == task] if len(run_scores) else run_scores
-        row = {
-            "task": task,
-            "protocol": ", ".join(sorted(set(runs["protocol"].dropna()))),
-            "budget (env steps)": int(runs["budget"].max()),
-        }
-        for ours, theirs, paper in (("acktr", "ACKTR", 0), ("sgd", "A2C", 1)):
-            finals = scores.loc[scores["optimizer"] == ours, "final_return"] if len(scores) else pd.Series()
-            row[f"{ours} runs"] = len(finals)
-            row[f"{ours} final return"] = finals.mean() if len(finals) else float("nan")
-            row[f"paper {theirs}"] = PAPER_FINAL_REWARD[game][paper]
-        rows.append(row)
+        ours = summary[(summary["task"] == task) & (summary["runs scored"] > 0)] if len(summary) else summary
+        protocols = ", ".join(sorted(set(runs["protocol"].dropna())))
+        env = f"{task} ({protocols} protocol)" if protocols else task
+        for row in ours.to_dict("records"):
+            budget = int(runs.loc[runs["optimizer"] == row["optimizer"], "budget"].max())
+            rows.append(
+                {
+                    "task": task,
+                    "who": f"{row['optimizer']} (ours)",
+                    "final return": row["final return"],
+                    "spread": f"[{row['final return low']:,.1f}, {row['final return high']:,.1f}]",
+                    "env": env,
+                    "budget": _budget(budget),
+                    "runs": f"{row['runs scored']} run{'' if row['runs scored'] == 1 else 's'}",
+                    "source": f"this suite ({sweep.suite})",
+                    "measure": OUR_MEASURE,
+                }
+            )
+        for result in theirs:
+            source = result.source
+            rows.append(
+                {
+                    "task": task,
+                    "who": result.method,
+                    "final return": result.value,
+                    "spread": "" if result.spread is None else f"± {result.spread:g}",
+                    "env": result.env,
+                    "budget": source.budget,
+                    "runs": source.runs,
+                    "source": source.cite,
+                    "measure": source.measure,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -123,8 +74,8 @@ def human_level_table(sweep: Sweep) -> pd.DataFrame:
     env step) and by their first, beside the paper's episode for the method it stands for."""
     rows = []
     for run in sweep.runs.sort_values(["task", "optimizer", "seed"]).itertuples():
-        level = PAPER_HUMAN_LEVEL.get(atari_game(run.task) or "")
-        if level is None or run.optimizer not in level.paper_episode:
+        level = published().human_levels.get(run.task)
+        if level is None or run.optimizer not in level.episodes:
             continue
         episodes = sweep.episodes[sweep.episodes["run"] == run.run]
         reached = first_reaching(episodes, level.score, WINDOW)
@@ -141,7 +92,18 @@ def human_level_table(sweep: Sweep) -> pd.DataFrame:
                 "episode at human level": "not yet" if reached is None else reached + 1,
                 "env steps at human level": reached_at,
                 f"first episode of those {WINDOW}": "" if reached is None else reached + 2 - WINDOW,
-                "paper episode": level.paper_episode[run.optimizer],
+                "paper episode": level.episodes[run.optimizer],
             }
         )
     return pd.DataFrame(rows)
+
+
+def cited_sources(published_rows: pd.DataFrame, human_level: pd.DataFrame) -> list[dict[str, str]]:
+    """The sources the two tables cite (:func:`published_table`, :func:`human_level_table`), in
+    the order they first appear, each with where it was read and its address."""
+    cites = list(published_rows["source"]) if len(published_rows) else []
+    for task in dict.fromkeys(human_level["task"]) if len(human_level) else {}:
+        level = published().human_levels[task]
+        cites += [level.score_source.cite, level.episodes_source.cite]
+    by_cite = {source.cite: source for source in published().sources.values()}
+    return [vars(by_cite[cite]) for cite in dict.fromkeys(cites) if cite in by_cite]

@@ -1,0 +1,103 @@
+"""Published results the report shows beside ours, read from ``published.toml`` (in this package),
+where every number names its source: who published it, where it was read, the env version, the
+budget, the runs and what it measures."""
+
+from __future__ import annotations
+
+import functools
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+PATH = Path(__file__).with_name("published.toml")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who published a set of numbers and how they were measured, as far as the source says."""
+
+    id: str
+    cite: str
+    url: str
+    read_from: str
+    env: str
+    budget: str
+    runs: str
+    measure: str
+
+
+@dataclass(frozen=True)
+class PublishedResult:
+    """One published final return of ``method`` on the source's ``env``, shown beside our
+    ``task``; ``spread`` is the ± the source prints (None where it prints none)."""
+
+    task: str
+    method: str
+    value: float
+    env: str
+    source: Source
+    spread: float | None = None
+
+
+@dataclass(frozen=True)
+class HumanLevel:
+    """A game's human score and the first episode at which the paper's methods reach it, keyed by
+    our optimizer that stands for each (``acktr`` for ACKTR, ``sgd`` for A2C)."""
+
+    task: str
+    score: float
+    score_source: Source
+    episodes: dict[str, int]
+    episodes_source: Source
+
+
+@dataclass(frozen=True)
+class Published:
+    sources: dict[str, Source]
+    results: tuple[PublishedResult, ...]
+    human_levels: dict[str, HumanLevel]
+    """By task."""
+
+    def for_task(self, task: str) -> list[PublishedResult]:
+        return [result for result in self.results if result.task == task]
+
+
+def _source(sources: dict[str, Source], name: str, where: str) -> Source:
+    if name not in sources:
+        raise ValueError(f"{PATH.name}: {where} names source {name!r}; defined: {', '.join(sources)}")
+    return sources[name]
+
+
+@functools.cache
+def published() -> Published:
+    """The file's sources, results and human levels; ValueError naming the entry for a result
+    whose source is not defined or whose value is not a finite number."""
+    data = tomllib.loads(PATH.read_text(encoding="utf-8"))
+    sources = {name: Source(name, **fields) for name, fields in data["sources"].items()}
+    results = []
+    for entry in data["results"]:
+        where = f"the {entry['method']} result on {entry['task']}"
+        if not math.isfinite(entry["value"]):
+            raise ValueError(f"{PATH.name}: {where} has value {entry['value']!r}; accepted: a finite number")
+        results.append(
+            PublishedResult(
+                entry["task"],
+                entry["method"],
+                float(entry["value"]),
+                entry["env"],
+                _source(sources, entry["source"], where),
+                entry.get("spread"),
+            )
+        )
+    human_levels = {
+        entry["task"]: HumanLevel(
+            entry["task"],
+            float(entry["score"]),
+            _source(sources, entry["score_source"], f"the human level of {entry['task']}"),
+            dict(entry["episodes"]),
+            _source(sources, entry["episodes_source"], f"the human-level episodes of {entry['task']}"),
+        )
+        for entry in data["human_level"]
+    }
+    return Published(sources, tuple(results), human_levels)
