@@ -39,7 +39,7 @@ TIMING_DIR = Path(bench.timing.__file__).resolve().parent
 COMPARE_THRESHOLD = 0.40
 """Default ``--compare`` threshold: a benchmark fails when its median is this fraction slower than
 in the previous run. Above the largest spread of one benchmark's median over three runs of the
-same code on a shared 2-core CPU (36.5 %; README, "Timing benchmarks")."""
+same code on a shared 2-core CPU (36.5 %; docs/timing.md, "Timing benchmarks")."""
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
