@@ -238,6 +238,26 @@ def test_the_human_level_episode_is_counted_by_the_first_and_the_last_episode_of
     assert row["first episode of those 100"] == 49 and row["paper episode"] == 904
 
 
+def test_a_run_in_progress_is_drawn_as_far_as_it_got():
+    """A ``running`` run's curve reaches its last episode and ends at the mean of its last 100
+    returns; a finished run of the same task is not in it."""
+    returns = np.arange(300, dtype=float)
+    episodes = pd.DataFrame(
+        {"run": "r", "env_steps": np.arange(1, 301) * 100, "return": returns, "length": 1, "wall_time_s": 0.0}
+    )
+    runs = pd.DataFrame(
+        [
+            {"run": "r", "task": "ALE/Pong-v5", "optimizer": "sgd", "seed": 1, "state": "running"},
+            {"run": "d", "task": "ALE/Pong-v5", "optimizer": "acktr", "seed": 0, "state": "done"},
+        ]
+    )
+    curves = scores.partial_curves(Sweep("s", runs, pd.DataFrame(), episodes, {}), "ALE/Pong-v5")
+    assert set(curves["optimizer"]) == {"sgd"} and len(curves) == scores.PARTIAL_POINTS
+    assert curves["env_steps"].iloc[-1] == 30_000 and curves["return_mean"].iloc[-1] == returns[-100:].mean()
+    figure = figures.partial_curves("ALE/Pong-v5", curves, 9.3)
+    assert base64.b64decode(figure.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_each_comparison_lists_the_settings_its_pair_differs_in(report):
     """Read from the runs' config.json: acktr and sgd are whole recipes; kfac run without its
     trust region differs from acktr in more than the damping rule, and the headline says so."""

@@ -23,6 +23,7 @@ from bench.report.comparisons import comparison_table
 from bench.report.loading import Sweep, load_sweep
 from bench.report.normalization import LEARNED_MEANING, reference
 from bench.report.page import Table, render
+from bench.report.published import published
 from bench.report.reproduction import cited_sources, human_level_table, published_table
 from bench.results import STATES, write_atomic
 from bench.suites import available, load_suite
@@ -245,11 +246,17 @@ def _task_section(
             f"{len(stopped)} run(s) ended before the budget at their stop.return_mean threshold; "
             "their curves hold their last value."
         )
+    partial = scores.partial_curves(sweep, task)
+    level = published().human_levels.get(task)
     section = {
         "name": task,
         "figure": figures.learning_curves(task, steps_frame, time_frame, log_time)
         if len(steps_frame)
         else None,
+        "partial": figures.partial_curves(task, partial, level.score if level else None)
+        if len(partial)
+        else None,
+        "partial_runs": partial.groupby(["optimizer", "seed"]).ngroups if len(partial) else 0,
         "table": Table(header, rows),
         "notes": notes,
         "filmstrip": agent_filmstrip(sweep, task, task_scores, suite_results) if agents else None,
@@ -596,7 +603,7 @@ def build_report(
             else None,
             "cost": cost,
             "fidelity": _fidelity_sections(sweep),
-            "reproduction": _frame_table(reproduction),
+            "reproduction": _frame_table(reproduction.drop(columns="measure", errors="ignore")),
             "human_level": _frame_table(human_level),
             "sources": cited_sources(reproduction, human_level),
             "metadata": metadata,

@@ -105,6 +105,35 @@ def learning_curves(task: str, by_steps: pd.DataFrame, by_time: pd.DataFrame, lo
         return data_uri(fig)
 
 
+def partial_curves(task: str, curves: pd.DataFrame, level: float | None = None) -> str:
+    """Runs still in progress, each as far as it got: the mean raw return of its last 100 episodes
+    against env steps, one line per run in its optimizer's colour, without an interval (these runs
+    are not scored); ``level`` (a human level) as a dotted line. ``curves`` has the columns
+    ``optimizer``, ``seed``, ``env_steps`` and ``return_mean``."""
+    with sns.axes_style(**_STYLE):
+        fig, ax = plt.subplots(figsize=(7, 3.8))
+        for name in order(curves["optimizer"]):
+            for seed, run in curves[curves["optimizer"] == name].groupby("seed"):
+                label = f"{name} seed {seed} ({run['env_steps'].iloc[-1]:,.0f} steps so far)"
+                ax.plot(
+                    run["env_steps"],
+                    run["return_mean"],
+                    color=colour(name),
+                    linestyle=line_style(name),
+                    linewidth=1.2,
+                    label=label,
+                )
+        if level is not None:
+            ax.axhline(level, color="grey", linestyle=":", linewidth=1.2, label=f"human level ({level:g})")
+        ax.set_xlabel("env steps")
+        ax.xaxis.set_major_formatter(EngFormatter())
+        ax.set_xlim(left=0)
+        ax.set_ylabel("return (mean of last 100 episodes)")
+        ax.legend(loc="best", fontsize=8)
+        ax.set_title(f"{task}: runs in progress")
+        return data_uri(fig)
+
+
 def interval_rows(ax: plt.Axes, names: list[str], values, lows, highs) -> None:
     """One horizontal interval bar per name with its point estimate."""
     for i, (name, value, low, high) in enumerate(zip(names, values, lows, highs, strict=True)):
