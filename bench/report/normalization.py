@@ -133,7 +133,7 @@ def reference(env_id: str) -> Reference | None:
     game = atari_game(env_id)
     if game is not None:
         random, human = ATARI_RANDOM_HUMAN[game]
-        source = "(Mnih et al. 2015, DQN Zoo)"
+        source = "(DQN Zoo's table, after Mnih et al. 2015 and van Hasselt et al. 2016)"
         return Reference(random, human, f"random-agent score {source}", f"human score {source}")
     random = _random_scores().get(env_id)
     if random is None:
