@@ -3,7 +3,10 @@ defined source that says where it was read, and stands beside a task of our suit
 
 import math
 
-from bench.report.published import published
+from algorithms.optim import OPTIMIZERS
+from bench.report.published import PublishedResult, published
+from bench.report.reproduction import against_published
+from bench.sb3_reference import ALGORITHMS as REFERENCES
 from bench.suites import load_suite
 
 SOURCE_FIELDS = ("cite", "url", "read_from", "env", "budget", "runs", "measure")
@@ -34,4 +37,34 @@ def test_the_paper_and_the_zoo_as_read():
     zoo = values[("Hopper-v5", "A2C", "rlzoo-benchmark")]
     assert (zoo.value, zoo.spread, zoo.env) == (733.454, 376.574, "Hopper-v3")
     pong = published().human_levels["ALE/Pong-v5"]
-    assert (pong.score, pong.episodes) == (9.3, {"acktr": 904, "sgd": 4768})
+    assert (pong.score, pong.episodes) == (9.3, {"ACKTR": 904, "A2C": 4768})
+    assert published().paper_episode("ALE/Pong-v5", "sgd") == 4768
+    assert published().paper_episode("ALE/Pong-v5", "kfac") is None
+
+
+def test_each_counterpart_is_one_of_our_optimizers_and_a_published_method():
+    methods = {result.method for result in published().results}
+    assert set(published().stands_for.values()) <= methods
+    assert set(published().stands_for) <= set(OPTIMIZERS) | set(REFERENCES)
+    assert "kfac" not in published().stands_for
+
+
+def test_the_papers_atari_rows_carry_the_network_caveat():
+    """The paper's ACKTR and A2C did not share a network (openai/baselines#130)."""
+    for source in ("wu2017-table1", "wu2017-table1-episodes"):
+        assert "32-64-32-512" in published().sources[source].caveat
+    assert published().sources["rlzoo-benchmark"].caveat == ""
+
+
+def _result(value: float, spread: float | None = None) -> PublishedResult:
+    zoo = published().sources["rlzoo-benchmark"]
+    return PublishedResult("Hopper-v5", "A2C", value, "Hopper-v3", zoo, spread)
+
+
+def test_our_interval_against_the_published_span():
+    """The span runs from the lowest value minus its ± to the highest plus its ±."""
+    theirs = [_result(700.0, 300.0), _result(3900.0)]
+    assert against_published(100.0, 399.0, theirs) == "below A2C's 400.0 to 3,900.0"
+    assert against_published(100.0, 400.0, theirs) == "within A2C's 400.0 to 3,900.0"
+    assert against_published(3900.5, 4000.0, theirs) == "above A2C's 400.0 to 3,900.0"
+    assert against_published(0.0, 1.0, []) == ""

@@ -606,6 +606,7 @@ def build_report(
             "reproduction": _frame_table(reproduction.drop(columns="measure", errors="ignore")),
             "human_level": _frame_table(human_level),
             "sources": cited_sources(reproduction, human_level),
+            "stands_for": published().stands_for,
             "metadata": metadata,
             "seeds": seeds,
             "tables": [path.name for path in written],

@@ -25,6 +25,9 @@ class Source:
     budget: str
     runs: str
     measure: str
+    caveat: str = ""
+    """Where the source's setup differs from ours in a way its own text does not say ("" where
+    nothing is known)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class PublishedResult:
 @dataclass(frozen=True)
 class HumanLevel:
     """A game's human score and the first episode at which the paper's methods reach it, keyed by
-    our optimizer that stands for each (``acktr`` for ACKTR, ``sgd`` for A2C)."""
+    method (``ACKTR``, ``A2C``)."""
 
     task: str
     score: float
@@ -58,9 +61,20 @@ class Published:
     results: tuple[PublishedResult, ...]
     human_levels: dict[str, HumanLevel]
     """By task."""
+    stands_for: dict[str, str]
+    """The published method each of our optimizers stands for (``acktr`` → ``ACKTR``); an
+    optimizer with no published counterpart is not in it."""
 
-    def for_task(self, task: str) -> list[PublishedResult]:
-        return [result for result in self.results if result.task == task]
+    def for_task(self, task: str, method: str | None = None) -> list[PublishedResult]:
+        """The results on ``task``, of every method or only of ``method``."""
+        return [r for r in self.results if r.task == task and method in (None, r.method)]
+
+    def paper_episode(self, task: str, optimizer: str) -> int | None:
+        """The episode at which the paper's counterpart of ``optimizer`` first reaches ``task``'s
+        human level; None where the paper gives none."""
+        level = self.human_levels.get(task)
+        method = self.stands_for.get(optimizer)
+        return None if level is None or method is None else level.episodes.get(method)
 
 
 def _source(sources: dict[str, Source], name: str, where: str) -> Source:
@@ -71,10 +85,18 @@ def _source(sources: dict[str, Source], name: str, where: str) -> Source:
 
 @functools.cache
 def published() -> Published:
-    """The file's sources, results and human levels; ValueError naming the entry for a result
-    whose source is not defined or whose value is not a finite number."""
+    """The file's sources, results, human levels and counterparts; ValueError naming the entry
+    for a result whose source, or a source whose caveat, is not defined, or for a value that is
+    not a finite number."""
     data = tomllib.loads(PATH.read_text(encoding="utf-8"))
-    sources = {name: Source(name, **fields) for name, fields in data["sources"].items()}
+    caveats = data["caveats"]
+    sources = {}
+    for name, fields in data["sources"].items():
+        caveat = fields.pop("caveat", None)
+        if caveat is not None and caveat not in caveats:
+            defined = ", ".join(caveats)
+            raise ValueError(f"{PATH.name}: source {name} names caveat {caveat!r}; defined: {defined}")
+        sources[name] = Source(name, **fields, caveat=caveats.get(caveat, ""))
     results = []
     for entry in data["results"]:
         where = f"the {entry['method']} result on {entry['task']}"
@@ -100,4 +122,4 @@ def published() -> Published:
         )
         for entry in data["human_level"]
     }
-    return Published(sources, tuple(results), human_levels)
+    return Published(sources, tuple(results), human_levels, dict(data["stands_for"]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.report.loading import Sweep
-from bench.report.published import published
+from bench.report.published import PublishedResult, published
 from bench.report.scores import WINDOW
 from bench.results import first_reaching
 
@@ -20,10 +20,31 @@ def _budget(steps: int) -> str:
     return f"{steps:,} env steps"
 
 
+def counterparts(task: str, optimizer: str) -> list[PublishedResult]:
+    """The published results on ``task`` of the method ``optimizer`` stands for (none for an
+    optimizer without a published counterpart)."""
+    method = published().stands_for.get(optimizer)
+    return published().for_task(task, method) if method else []
+
+
+def against_published(low: float, high: float, theirs: list[PublishedResult]) -> str:
+    """Where our 95 % interval ``[low, high]`` lies against the span of ``theirs`` (every value
+    widened by the ± its source prints): "within", or "below"/"above" when it misses every one
+    of them, with the method and the span; "" when ``theirs`` is empty."""
+    if not theirs:
+        return ""
+    bottom = min(result.value - (result.spread or 0.0) for result in theirs)
+    top = max(result.value + (result.spread or 0.0) for result in theirs)
+    where = "below" if high < bottom else "above" if low > top else "within"
+    return f"{where} {theirs[0].method}'s {bottom:,.1f} to {top:,.1f}"
+
+
 def published_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
     """One row per finished optimizer of ours and per published result, for each task of the sweep
     with published results: who, the final return, its spread (our 95 % interval, or the ± the
-    source prints), the env version, budget and runs, the source and what it measures.
+    source prints), the env version, budget and runs, the source and what it measures; and for
+    ours, where our interval lies against the published numbers of the method our optimizer
+    stands for (:func:`against_published`).
     ``summary`` has the per-task columns ``task``, ``optimizer``, ``runs scored``, ``final
     return`` and its ``low`` and ``high``."""
     rows = []
@@ -47,6 +68,11 @@ def published_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
                     "runs": f"{row['runs scored']} run{'' if row['runs scored'] == 1 else 's'}",
                     "source": f"this suite ({sweep.suite})",
                     "measure": OUR_MEASURE,
+                    "against the published": against_published(
+                        row["final return low"],
+                        row["final return high"],
+                        counterparts(task, row["optimizer"]),
+                    ),
                 }
             )
         for result in theirs:
@@ -62,6 +88,7 @@ def published_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
                     "runs": source.runs,
                     "source": source.cite,
                     "measure": source.measure,
+                    "against the published": "",
                 }
             )
     return pd.DataFrame(rows)
@@ -74,9 +101,10 @@ def human_level_table(sweep: Sweep) -> pd.DataFrame:
     env step) and by their first, beside the paper's episode for the method it stands for."""
     rows = []
     for run in sweep.runs.sort_values(["task", "optimizer", "seed"]).itertuples():
-        level = published().human_levels.get(run.task)
-        if level is None or run.optimizer not in level.episodes:
+        paper_episode = published().paper_episode(run.task, run.optimizer)
+        if paper_episode is None:
             continue
+        level = published().human_levels[run.task]
         episodes = sweep.episodes[sweep.episodes["run"] == run.run]
         reached = first_reaching(episodes, level.score, WINDOW)
         reached_at = "" if reached is None else int(episodes["env_steps"].iloc[reached])
@@ -92,7 +120,7 @@ def human_level_table(sweep: Sweep) -> pd.DataFrame:
                 "episode at human level": "not yet" if reached is None else reached + 1,
                 "env steps at human level": reached_at,
                 f"first episode of those {WINDOW}": "" if reached is None else reached + 2 - WINDOW,
-                "paper episode": level.episodes[run.optimizer],
+                "paper episode": paper_episode,
             }
         )
     return pd.DataFrame(rows)
