@@ -67,4 +67,5 @@ def test_our_interval_against_the_published_span():
     assert against_published(100.0, 399.0, theirs) == "below A2C's 400.0 to 3,900.0"
     assert against_published(100.0, 400.0, theirs) == "within A2C's 400.0 to 3,900.0"
     assert against_published(3900.5, 4000.0, theirs) == "above A2C's 400.0 to 3,900.0"
+    assert against_published(0.0, 1.0, [_result(3900.0)]) == "below A2C's 3,900.0"
     assert against_published(0.0, 1.0, []) == ""

@@ -36,7 +36,8 @@ def against_published(low: float, high: float, theirs: list[PublishedResult]) ->
     bottom = min(result.value - (result.spread or 0.0) for result in theirs)
     top = max(result.value + (result.spread or 0.0) for result in theirs)
     where = "below" if high < bottom else "above" if low > top else "within"
-    return f"{where} {theirs[0].method}'s {bottom:,.1f} to {top:,.1f}"
+    span = f"{bottom:,.1f}" if bottom == top else f"{bottom:,.1f} to {top:,.1f}"
+    return f"{where} {theirs[0].method}'s {span}"
 
 
 def published_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
