@@ -14,7 +14,8 @@ from typing import Any
 from algorithms.config import RunConfig, parse_settings
 from algorithms.envs import CLASSIC_IDS, DOMAINS, MUJOCO_IDS, Episode
 from algorithms.errors import ConfigError
-from algorithms.optim import OPTIMIZERS
+from algorithms.optim import known_optimizers, refused_plugins
+from algorithms.optim.plugins import IMPORT_PATH_FORM
 from bench import PROG, evaluate_command, report_command, run_command, timing_command
 from bench.checkpoints import RunCheckpoints, discard_checkpoints
 from bench.progress import Progress, add_progress_option
@@ -22,7 +23,7 @@ from bench.provenance import provenance
 from bench.results import RunWriter
 from bench.resume import Resume, plan_resume
 from bench.sb3_reference import ALGORITHMS, REFERENCE_DOMAINS, ReferenceConfig
-from bench.trainers import RUN_OPTIMIZERS, resolve_run, train_run
+from bench.trainers import resolve_run, run_optimizers, train_run
 
 EXAMPLE_ENVS = {
     "atari": "ALE/<Game>-v5 or <Game>NoFrameskip-v4, e.g. ALE/Pong-v5, BreakoutNoFrameskip-v4 "
@@ -151,12 +152,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    print("optimizers:")
-    for entry in OPTIMIZERS.values():
-        print(f"  {entry.name:<7} {entry.summary} [{', '.join(entry.presets)}]")
+    print("optimizers (name, what it is [domains] (where it comes from)):")
+    for entry in known_optimizers().values():
+        print(f"  {entry.name:<7} {entry.summary} [{', '.join(entry.presets)}] ({entry.origin})")
     for name, algorithm in ALGORITHMS.items():
         summary = f"Stable-Baselines3's {algorithm} with its defaults (a reference)"
-        print(f"  {name:<7} {summary} [{', '.join(REFERENCE_DOMAINS)}]")
+        print(f"  {name:<7} {summary} [{', '.join(REFERENCE_DOMAINS)}] (stable-baselines3)")
+    for reason in refused_plugins().values():
+        print(f"  refused: {reason}")
+    print(f"  and {IMPORT_PATH_FORM}, in sgd's first-order harness path")
     print("envs:")
     for domain in DOMAINS:
         print(f"  {domain:<8} {EXAMPLE_ENVS[domain]}")
@@ -180,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--env", help="Gymnasium id, e.g. CartPole-v1, ALE/Pong-v5 (see list); required unless --resume"
     )
     train_cmd.add_argument(
-        "--optimizer", help=f"one of: {', '.join(RUN_OPTIMIZERS)}; required unless --resume"
+        "--optimizer",
+        help=f"one of: {', '.join(run_optimizers())}, or {IMPORT_PATH_FORM}; required unless --resume",
     )
     train_cmd.add_argument(
         "--steps", type=int, help="env steps (agent steps, not frames); required unless --resume"

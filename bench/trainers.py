@@ -9,13 +9,18 @@ from typing import Any
 
 from algorithms.config import SECTIONS, RunConfig
 from algorithms.errors import ConfigError, did_you_mean
-from algorithms.optim import OPTIMIZERS
+from algorithms.optim import UnknownOptimizer, known_optimizers, optimizer_entry
+from algorithms.optim.plugins import IMPORT_PATH_FORM
 from algorithms.presets import resolve_config
 from algorithms.training import Checkpoints, RunLogger, TrainResult, train
 from bench.config_diff import ABSENT, RECORDS, config_differences
 from bench.sb3_reference import ALGORITHMS, ReferenceConfig, resolve_reference, train_reference
 
-RUN_OPTIMIZERS = (*OPTIMIZERS, *ALGORITHMS)
+
+def run_optimizers() -> tuple[str, ...]:
+    """Every optimizer name a run can have besides the ``MODULE:CLASS`` form: the built-ins, the
+    registered plug-ins, the references."""
+    return (*known_optimizers(), *ALGORITHMS)
 
 
 def resolve_run(
@@ -30,9 +35,13 @@ def resolve_run(
     """The complete config of one run of any optimizer; raises :class:`ConfigError` on bad input."""
     if optimizer in ALGORITHMS:
         return resolve_reference(env_id, optimizer, steps, seed, device, num_envs, overrides)
-    if optimizer not in OPTIMIZERS:
-        hint = did_you_mean(optimizer, RUN_OPTIMIZERS)
-        raise ConfigError(f"unknown optimizer {optimizer!r}{hint}; accepted: {', '.join(RUN_OPTIMIZERS)}")
+    try:
+        optimizer_entry(optimizer)
+    except UnknownOptimizer:
+        hint, accepted = did_you_mean(optimizer, run_optimizers()), ", ".join(run_optimizers())
+        raise ConfigError(
+            f"unknown optimizer {optimizer!r}{hint}; accepted: {accepted}, or {IMPORT_PATH_FORM}"
+        ) from None
     return resolve_config(env_id, optimizer, steps, seed, device, num_envs, overrides)
 
 

@@ -10,38 +10,17 @@ So two of them that differ in one axis differ, on every domain, in that axis's s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from torch import nn
 
 from algorithms.errors import ConfigError, did_you_mean
-from algorithms.optim.base import Optimizer
+from algorithms.optim import plugins
+from algorithms.optim.base import Optimizer, OptimizerEntry
 from algorithms.optim.first_order import FirstOrder, FirstOrderConfig
 from algorithms.optim.natural_gradient import build_natural_gradient
 from algorithms.optim.settings import AXES, SETTINGS
-
-
-@dataclass(frozen=True)
-class OptimizerEntry:
-    """A registered optimizer: how to configure and build it.
-
-    ``presets`` maps a domain (``atari``, ``mujoco``, ``classic``) to dotted settings
-    (``optimizer.lr``, ``rollout.n_steps``, …) applied over the domain's defaults; the domain is
-    absent where the optimizer does not apply. ``curvature`` and ``damping`` place a curvature
-    optimizer in the 2 × 2 (None for ``sgd``).
-    """
-
-    name: str
-    summary: str
-    config_type: type
-    build: Callable[[nn.Module, Any, int], Optimizer]
-    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    curvature: str | None = None
-    damping: str | None = None
-
 
 # sgd on Atari: TensorFlow 1's RMSprop, as the A2C and ACKTR papers and the RL Zoo's Atari A2C
 # (Stable-Baselines3's RMSpropTFLike); elsewhere PyTorch's, as Stable-Baselines3's A2C.
@@ -139,18 +118,52 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {
 }
 
 
+class UnknownOptimizer(ConfigError):
+    """A name that is no built-in, registered or ``MODULE:CLASS`` optimizer."""
+
+
+def plugin_optimizers() -> dict[str, OptimizerEntry]:
+    """The optimizers installed packages register (:mod:`algorithms.optim.plugins`), by name;
+    one named as a built-in is not among them."""
+    return {name: entry for name, entry in plugins.registered()[0].items() if name not in OPTIMIZERS}
+
+
+def refused_plugins() -> dict[str, str]:
+    """Why each registered plug-in that does not load is refused, by name."""
+    return plugins.registered()[1]
+
+
+def known_optimizers() -> dict[str, OptimizerEntry]:
+    """The built-in optimizers, then the registered plug-ins."""
+    return {**OPTIMIZERS, **plugin_optimizers()}
+
+
 def optimizer_entry(name: str) -> OptimizerEntry:
-    """The registry entry for ``name``; raises :class:`ConfigError` listing the accepted names."""
-    if name not in OPTIMIZERS:
-        hint = did_you_mean(name, OPTIMIZERS)
-        raise ConfigError(f"unknown optimizer {name!r}{hint}; accepted: {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name]
+    """The entry of a built-in or registered optimizer, or of a ``torch.optim.Optimizer`` named
+    ``MODULE:CLASS``; raises :class:`ConfigError` of one line naming what is wrong and what is
+    accepted."""
+    if name in OPTIMIZERS:
+        return OPTIMIZERS[name]
+    entries, refused = plugins.registered()
+    if name in entries:
+        return entries[name]
+    if name in refused:
+        raise ConfigError(refused[name])
+    if ":" in name:
+        return plugins.import_path_entry(name)
+    hint = did_you_mean(name, known_optimizers())
+    accepted = ", ".join(known_optimizers())
+    raise UnknownOptimizer(
+        f"unknown optimizer {name!r}{hint}; accepted: {accepted}, or {plugins.IMPORT_PATH_FORM}"
+    )
 
 
 def differing_axis(a: str, b: str) -> str | None:
     """The one axis of the 2 × 2 (``curvature`` or ``damping``) in which optimizers ``a`` and ``b``
-    differ; None unless both are curvature optimizers that differ in exactly one axis."""
-    first, second = optimizer_entry(a), optimizer_entry(b)
+    differ; None unless both are our curvature optimizers and differ in exactly one axis."""
+    if a not in OPTIMIZERS or b not in OPTIMIZERS:
+        return None
+    first, second = OPTIMIZERS[a], OPTIMIZERS[b]
     if first.curvature is None or second.curvature is None:
         return None
     differing = [axis for axis in AXES if getattr(first, axis) != getattr(second, axis)]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from torch import nn
 
 from algorithms.config import accepts
 from algorithms.objective import ActorCriticObjective
@@ -28,6 +32,32 @@ class Optimizer(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a :meth:`state_dict` of an optimizer built the same way over the same model,
         so that the next steps are those the saved one would have taken."""
+
+
+BUILT_IN = "built-in"
+
+
+@dataclass(frozen=True)
+class OptimizerEntry:
+    """A registered optimizer: how to configure and build it.
+
+    ``config_type`` is a dataclass of its settings (``--set optimizer.KEY=…``), built with its
+    defaults; ``build(model, config, total_updates)`` makes the :class:`Optimizer`. ``presets``
+    maps a domain (``atari``, ``mujoco``, ``classic``) to dotted settings (``optimizer.lr``,
+    ``rollout.n_steps``, …) applied over the domain's defaults; the domain is absent where the
+    optimizer does not apply. ``curvature`` and ``damping`` place one of our curvature
+    optimizers in the 2 × 2 (None otherwise); ``origin`` says where it comes from (``built-in``,
+    or the plug-in's package and version).
+    """
+
+    name: str
+    summary: str
+    config_type: type
+    build: Callable[[nn.Module, Any, int], Optimizer]
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    curvature: str | None = None
+    damping: str | None = None
+    origin: str = BUILT_IN
 
 
 def lr_at(base_lr: float, schedule: str, update: int, total_updates: int) -> float:

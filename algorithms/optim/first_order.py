@@ -4,7 +4,7 @@ momentum, Adam."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +69,8 @@ class TFRMSprop(torch.optim.Optimizer):
             torch._foreach_addcdiv_(params, grads, denominators, value=-group["lr"])
 
 
-def _inner_rule(params: list[nn.Parameter], config: FirstOrderConfig) -> torch.optim.Optimizer:
+def inner_rule(params: list[nn.Parameter], config: FirstOrderConfig) -> torch.optim.Optimizer:
+    """``sgd``'s inner rule: the torch optimizer ``config.rule`` names, over ``params``."""
     if config.rule == "rmsprop":
         return torch.optim.RMSprop(params, lr=config.lr, alpha=config.alpha, eps=config.eps)
     if config.rule == "rmsprop-tf":
@@ -80,15 +81,27 @@ def _inner_rule(params: list[nn.Parameter], config: FirstOrderConfig) -> torch.o
     return torch.optim.SGD(params, lr=config.lr, momentum=momentum)
 
 
-class FirstOrder:
-    """One gradient step per batch on ``loss``; non-finite gradients skip the update."""
+InnerRule = Callable[[list[nn.Parameter], Any], torch.optim.Optimizer]
+"""Builds the torch optimizer that takes each step, from the trainable parameters and the config."""
 
-    def __init__(self, model: nn.Module, config: FirstOrderConfig, total_updates: int) -> None:
+
+class FirstOrder:
+    """The first-order harness path: one gradient step per batch on ``loss``, the gradient clipped
+    to ``config.max_grad_norm`` (0: no clip), the inner rule's learning rate set to ``config.lr``
+    under ``config.lr_schedule`` before each step; non-finite gradients skip the update.
+
+    ``make_inner`` builds the rule: ``sgd``'s (:func:`inner_rule`) or a plug-in
+    ``torch.optim.Optimizer`` (:mod:`algorithms.optim.plugins`), whose config has those three
+    fields too."""
+
+    def __init__(
+        self, model: nn.Module, config: Any, total_updates: int, make_inner: InnerRule = inner_rule
+    ) -> None:
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.config = config
         self.total_updates = total_updates
         self.updates = 0
-        self.inner = _inner_rule(self.params, config)
+        self.inner = make_inner(self.params, config)
 
     def step(self, objective: ActorCriticObjective) -> dict[str, float]:
         loss, _ = objective.evaluate()

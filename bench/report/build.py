@@ -538,6 +538,7 @@ def build_report(
     started = time.perf_counter()
     results, out = Path(results), Path(out) / suite
     sweep = load_sweep(results / suite, suite)
+    figures.assign_plug_in_colours(sweep.runs["optimizer"].unique())
     missing = not_started(sweep, results / suite)
     timing_file = timing_file or latest_timing(results, sweep)
     run_scores = scores.run_scores(sweep)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from algorithms.optim import OPTIMIZERS, differing_axis
+from algorithms.optim import differing_axis
 from algorithms.optim.settings import axis_keys
 from bench.config_diff import config_differences
 from bench.report.loading import Sweep
+from bench.sb3_reference import ALGORITHMS as REFERENCES
 
 AXIS_NAMES = {"curvature": "the curvature", "damping": "the damping rule"}
 
@@ -31,7 +32,7 @@ def _format(value: object) -> str:
 
 
 def _kind(x: str, y: str, differences: dict) -> str:
-    if x not in OPTIMIZERS or y not in OPTIMIZERS:
+    if x in REFERENCES or y in REFERENCES:
         return "an outside reference, at its own settings"
     axis = differing_axis(x, y)
     if axis is None:
@@ -54,7 +55,7 @@ def comparison_table(sweep: Sweep, pairs: list[tuple[str, str]]) -> pd.DataFrame
             first, second = _config(sweep, task, x), _config(sweep, task, y)
             if first is None or second is None:
                 continue
-            outside = x not in OPTIMIZERS or y not in OPTIMIZERS
+            outside = x in REFERENCES or y in REFERENCES
             differences = {} if outside else config_differences(first, second)
             listed = differences
             if not outside and differing_axis(x, y) is None:  # different optimizers: all their settings

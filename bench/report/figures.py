@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import zlib
 
 import matplotlib
 
@@ -38,18 +39,39 @@ _KNOWN_COLOURS = dict(
         strict=True,
     )
 )
-_OTHER_COLOURS = ("yellow", "sky blue", "orange")
+PLUG_IN_COLOURS = ("#F0E442", "#882255", "#44AA99", "#999933", "#332288")
+"""For every other optimizer (a plug-in's): Okabe–Ito's yellow, then Paul Tol's wine, teal,
+olive and indigo, none of them a known optimizer's."""
 REFERENCE_PREFIX = "sb3-"
 KL_COLUMNS = ("kl_estimate", "fidelity_kl_realized")
 KL_FLOOR = 1e-6
 _STYLE = {"style": "whitegrid", "rc": {"axes.titlesize": 11, "axes.labelsize": 10}}
 
 
+_plug_in_colours: dict[str, str] = {}
+
+
+def assign_plug_in_colours(optimizers) -> None:
+    """Give the optimizers of a report that are not known names (plug-ins) the colours of
+    :data:`PLUG_IN_COLOURS` in alphabetical order, so that every figure of the report draws each
+    in the same colour and no two of them alike (up to five)."""
+    others = sorted(set(optimizers) - set(_KNOWN_COLOURS))
+    _plug_in_colours.clear()
+    _plug_in_colours.update(
+        {name: PLUG_IN_COLOURS[i % len(PLUG_IN_COLOURS)] for i, name in enumerate(others)}
+    )
+
+
 def colour(optimizer: str) -> str:
-    """The optimizer's colour in every figure (hex): fixed for the known names, then by a stable
-    hash."""
-    name = _KNOWN_COLOURS.get(optimizer) or _OTHER_COLOURS[sum(map(ord, optimizer)) % len(_OTHER_COLOURS)]
-    return OKABE_ITO[name]
+    """The optimizer's colour in every figure (hex): fixed for the known names; for a plug-in, the
+    one :func:`assign_plug_in_colours` gave it, else one of :data:`PLUG_IN_COLOURS` by a stable
+    hash of its name."""
+    if optimizer in _KNOWN_COLOURS:
+        return OKABE_ITO[_KNOWN_COLOURS[optimizer]]
+    return (
+        _plug_in_colours.get(optimizer)
+        or PLUG_IN_COLOURS[zlib.crc32(optimizer.encode()) % len(PLUG_IN_COLOURS)]
+    )
 
 
 def line_style(optimizer: str) -> str:

@@ -1,0 +1,137 @@
+"""Optimizers from outside the package: a ``torch.optim.Optimizer`` by import path runs in
+``sgd``'s harness path, and the example package's two (``examples/optimizer-plugin``, installed
+by tox as a user installs theirs) are found through their entry points and run through
+``train``, a suite and its report."""
+
+from importlib import metadata
+
+import pandas as pd
+import pytest
+import torch
+from torch.func import functional_call
+
+from algorithms.envs import make_env
+from algorithms.nets import build_actor_critic
+from algorithms.optim import optimizer_entry
+from algorithms.presets import resolve_config
+from bench.report import figures
+from bench.results import is_wall_clock_column, read_run
+from bench.synthetic import synthetic_objective
+
+EXAMPLE = "acktr-bench-example-optimizers"
+
+
+@pytest.fixture(scope="module")
+def example_installed():
+    try:
+        metadata.version(EXAMPLE)
+    except metadata.PackageNotFoundError:
+        pytest.fail(f"install examples/optimizer-plugin ({EXAMPLE}) to run these tests: tox does")
+
+
+def _unclocked(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[[column for column in frame.columns if not is_wall_clock_column(column)]]
+
+
+def test_torch_rmsprop_at_sgds_settings_trains_exactly_as_sgd(cli, tmp_path):
+    """The import-path rule runs the same harness path: PyTorch's RMSprop with sgd's lr and ε
+    (α 0.99 is both defaults) gives sgd's run, row for row."""
+    cli(*cli.train_args("CartPole-v1", "sgd", 4000, 3, tmp_path / "sgd"), check=True)
+    settings = ("optimizer.lr=0.0007", "optimizer.eps=0.00001")
+    cli(*cli.train_args("CartPole-v1", "torch:RMSprop", 4000, 3, tmp_path / "rms", *settings), check=True)
+    ours, theirs = read_run(tmp_path / "sgd"), read_run(tmp_path / "rms")
+    assert len(ours.progress) == 100 and len(ours.episodes) > 20
+    pd.testing.assert_frame_equal(_unclocked(ours.progress), _unclocked(theirs.progress))
+    pd.testing.assert_frame_equal(_unclocked(ours.episodes), _unclocked(theirs.episodes))
+    assert (
+        theirs.config["optimizer"]["name"] == "torch:RMSprop" and theirs.config["optimizer"]["alpha"] == 0.99
+    )
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "settings", "message"),
+    [
+        ("nopkg.opt:Lion", (), "bad optimizer 'nopkg.opt:Lion': module 'nopkg.opt' does not import"),
+        ("torch.nn:Linear", (), "is not a torch.optim.Optimizer subclass"),
+        ("torch:LBFGS", (), "bad optimizer 'torch:LBFGS': its step needs a closure"),
+        ("torch:Adamm", (), "bad optimizer 'torch:Adamm': module 'torch.optim' has no 'Adamm'"),
+        ("torch:Adam", ("optimizer.betaz=0.9",), "unknown setting 'optimizer.betaz'; accepted:"),
+        ("torch:Adam", ("optimizer.amsgrad=maybe",), "bad value 'maybe' for optimizer.amsgrad"),
+        ("lino", (), "unknown optimizer 'lino' (did you mean 'lion'?)"),
+    ],
+)
+def test_a_bad_plug_in_is_one_line(cli, tmp_path, example_installed, optimizer, settings, message):
+    done = cli(*cli.train_args("CartPole-v1", optimizer, 100, 0, tmp_path / "run", *settings))
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_the_example_package_registers_one_optimizer_of_each_kind(cli, example_installed):
+    listed = {
+        line.split()[0]: line for line in cli("list", check=True).stdout.splitlines() if line.startswith("  ")
+    }
+    origin = f"(entry point of {EXAMPLE} 0.1.0)"
+    assert listed["lion"].endswith(origin) and "sgd's first-order harness path" in listed["lion"]
+    assert listed["diag-ng"].endswith(origin) and "[classic, mujoco]" in listed["diag-ng"]
+    assert listed["sgd"].endswith("(built-in)")
+
+
+SUITE = """description = "the example plug-ins beside sgd and acktr"
+seeds = [0, 1]
+
+[[tasks]]
+env = "CartPole-v1"
+steps = 3000
+optimizers = ["sgd", "acktr", "lion", "diag-ng"]
+"""
+
+
+def test_the_example_optimizers_run_in_a_suite_and_its_report(cli, tmp_path, example_installed):
+    suite = tmp_path / "plugins.toml"
+    suite.write_text(SUITE)
+    results, reports = tmp_path / "results", tmp_path / "reports"
+    done = cli(
+        "run", str(suite), "--results", str(results), "--workers", "2", "--report", "--reports", str(reports)
+    )
+    assert done.returncode == 0, done.stderr
+    for optimizer in ("lion", "diag-ng"):
+        for seed in (0, 1):
+            record = read_run(results / "plugins" / "CartPole-v1" / optimizer / f"seed{seed}")
+            assert record.status["state"] == "done" and record.progress["env_steps"].iloc[-1] >= 3000
+            assert record.progress["skipped"].eq(0).all()
+    page = (reports / "plugins" / "index.html").read_text()
+    comparisons = pd.read_csv(reports / "plugins" / "comparisons.csv")
+    assert {"lion vs sgd", "diag-ng vs sgd", "acktr vs lion"} <= set(comparisons["comparison"])
+    assert "<td>diag-ng</td>" in page
+    figures.assign_plug_in_colours(["sgd", "acktr", "lion", "diag-ng"])
+    known = {figures.colour(name) for name in figures.KNOWN_OPTIMIZERS}
+    assert len({figures.colour("lion"), figures.colour("diag-ng")} - known) == 2
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "InvertedPendulum-v5"])
+def test_diag_ng_takes_the_fisher_diagonal_from_every_transition(example_installed, env_id):
+    """Its vectorized per-transition Fisher diagonal equals an explicit loop over the batch, for a
+    categorical and a Gaussian policy."""
+    config = resolve_config(env_id, "diag-ng", 1000, device="cpu")
+    with make_env(env_id, 1, seed=0) as env:
+        spaces = env.observation_space, env.action_space
+    torch.manual_seed(0)
+    model = build_actor_critic(*spaces, config.domain, config.net)
+    obs = torch.randn(12, spaces[0].shape[0])
+    objective = synthetic_objective(model, obs)
+    optimizer = optimizer_entry("diag-ng").build(model, config.optimizer, config.total_updates)
+    objective.evaluate()
+    values = objective.outputs[1].detach()
+    torch.manual_seed(5)
+    diagonal = optimizer._fisher_diagonal(objective, values)
+    torch.manual_seed(5)
+    targets = values + torch.randn_like(values)
+    params = dict(model.named_parameters())
+    squares = [torch.zeros_like(p) for p in params.values()]
+    for b in range(len(values)):
+        dist, value = functional_call(model, params, (obs[b : b + 1],))
+        nll = -dist.log_prob(objective.actions[b : b + 1]).sum() + 0.5 * (targets[b] - value).pow(2).sum()
+        for square, g in zip(squares, torch.autograd.grad(nll, list(params.values())), strict=True):
+            square += g.pow(2) / len(values)
+    for ours, brute in zip(diagonal, squares, strict=True):
+        torch.testing.assert_close(ours, brute, rtol=1e-5, atol=1e-7)
