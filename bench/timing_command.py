@@ -16,7 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import bench.timing
-from algorithms.optim import OPTIMIZERS
+from algorithms.optim import known_optimizers
+from algorithms.optim.plugins import IMPORT_PATH_FORM
 from bench import PROG, exit_status_help
 from bench.progress import add_progress_option
 from bench.provenance import git_commit, hardware
@@ -51,7 +52,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         epilog=exit_status_help(__doc__),
     )
     parser.add_argument("--device", help="cpu or cuda: time on this device only (default: every one present)")
-    parser.add_argument("--optimizers", help=f"comma-separated, of: {', '.join(OPTIMIZERS)} (sgd is kept)")
+    parser.add_argument(
+        "--optimizers",
+        help=f"comma-separated, of: {', '.join(known_optimizers())}, or {IMPORT_PATH_FORM} (sgd is kept)",
+    )
     parser.add_argument("--models", help=f"comma-separated, of: {', '.join(MODELS)}")
     parser.add_argument("--quick", action="store_true", help="1 round minimum and about 1 s per benchmark")
     parser.add_argument(

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import torch
 
 from algorithms.errors import ConfigError, did_you_mean
-from algorithms.optim import OPTIMIZERS
+from algorithms.optim import UnknownOptimizer, known_optimizers, optimizer_entry
+from algorithms.optim.plugins import IMPORT_PATH_FORM
 from algorithms.presets import DOMAIN_PRESETS
 from bench.update_cost import MODELS
 
@@ -76,9 +77,18 @@ def _names(option: str, value: str | None, accepted: tuple[str, ...]) -> tuple[s
 
 def parse_selection(devices: str | None, optimizers: str | None, models: str | None) -> Selection:
     """A :class:`Selection` from comma-separated names; raises :class:`ConfigError` naming a bad one."""
+    chosen = tuple(name.strip() for name in optimizers.split(",")) if optimizers is not None else None
+    for name in chosen or ():
+        try:
+            optimizer_entry(name)  # a bad MODULE:CLASS is one line naming what is wrong with it
+        except UnknownOptimizer:
+            known = tuple(known_optimizers())
+            hint = did_you_mean(name, known)
+            accepted = f"{', '.join(known)}, or {IMPORT_PATH_FORM}"
+            raise ConfigError(f"bad --optimizers value {name!r}{hint}; accepted: {accepted}") from None
     return Selection(
         devices=_names("--device", devices, DEVICES),
-        optimizers=_names("--optimizers", optimizers, tuple(OPTIMIZERS)),
+        optimizers=chosen,
         models=_names("--models", models, tuple(MODELS)),
     )
 
@@ -87,13 +97,15 @@ def available_devices() -> tuple[str, ...]:
     return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 
 
-def model_optimizers(model: str) -> list[str]:
-    """Registry names timed on ``model``, ``sgd`` first."""
+def model_optimizers(model: str, selection: Selection) -> list[str]:
+    """Names timed on ``model``, ``sgd`` first: the built-ins, the registered plug-ins and those
+    the selection names by ``MODULE:CLASS``, each where its presets cover the model's domain."""
     domain = MODELS[model].domain
+    names = dict.fromkeys([*known_optimizers(), *(selection.optimizers or ())])
     return [
         name
-        for name, entry in OPTIMIZERS.items()
-        if domain in entry.presets and (name not in DENSE_OPTIMIZERS or model in SMALL_NETS)
+        for name in names
+        if domain in optimizer_entry(name).presets and (name not in DENSE_OPTIMIZERS or model in SMALL_NETS)
     ]
 
 
@@ -178,7 +190,7 @@ def update_cases(selection: Selection) -> list[UpdateCase]:
         for device in selection.timed_devices
         for model, batches in BATCHES.items()
         for batch in batches
-        for name in model_optimizers(model)
+        for name in model_optimizers(model, selection)
         if selection.keeps(name, model)
     ]
 
@@ -202,11 +214,11 @@ def iteration_cases(selection: Selection) -> list[IterationCase]:
         IterationCase(name, model, device)
         for device in selection.timed_devices
         for model in ENV_MODELS
-        for name in model_optimizers(model)
+        for name in model_optimizers(model, selection)
         if selection.keeps(name, model)
     ]
 
 
 def _separate_critic(optimizer: str, model: str) -> bool:
-    preset = OPTIMIZERS[optimizer].presets[MODELS[model].domain]
+    preset = optimizer_entry(optimizer).presets[MODELS[model].domain]
     return preset.get("optimizer.critic") == "separate"

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from algorithms.errors import ConfigError
-from algorithms.optim import OPTIMIZERS
+from algorithms.optim import optimizer_entry
 from bench.progress import PROGRESS_EVERY_S, Progress
 from bench.provenance import provenance
 from bench.timing import cases
@@ -123,7 +123,7 @@ class Timing:
     def settings(self, optimizer: str) -> dict[str, str]:
         """Settings over the optimizer's presets: none when timed; where benchmarks are disabled
         (the tests run each once, untimed), :data:`UNTIMED_SETTINGS` for a curvature optimizer."""
-        untimed = self.benchmark.disabled and OPTIMIZERS[optimizer].curvature is not None
+        untimed = self.benchmark.disabled and optimizer_entry(optimizer).curvature is not None
         return dict(UNTIMED_SETTINGS) if untimed else {}
 
     def run(
