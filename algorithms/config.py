@@ -212,16 +212,23 @@ def apply_override(config: RunConfig, key: str, value: Any) -> None:
     """
     section_name, _, field_name = key.partition(".")
     section = getattr(config, section_name, None) if section_name in SECTIONS else None
-    fields = {f.name: f for f in dataclasses.fields(section)} if section is not None else {}
-    if field_name not in fields:
+    if section is None or field_name not in {f.name for f in dataclasses.fields(section)}:
         raise ConfigError(f"unknown setting {key!r}; accepted: {', '.join(setting_names(config))}")
-    spec = fields[field_name]
-    expected = typing.get_type_hints(type(section))[field_name]
+    set_field(section, field_name, value, key)
+
+
+def set_field(section: Any, name: str, value: Any, key: str) -> None:
+    """Set the field ``name`` of the settings dataclass ``section`` to ``value`` (a string or a
+    typed value), parsed to the field's type and checked against its choices; :class:`ConfigError`
+    naming ``key`` for a value that is not accepted. Checks of ``accepts`` metadata are
+    :func:`validate`'s and :func:`validate_section`'s."""
+    spec = {f.name: f for f in dataclasses.fields(section)}[name]
+    expected = typing.get_type_hints(type(section))[name]
     parsed = _coerce(key, value, expected)
     choices = spec.metadata.get("choices")
     if choices and parsed not in choices:
         raise ConfigError(f"bad value {parsed!r} for {key}: expected one of {', '.join(choices)}")
-    setattr(section, field_name, parsed)
+    setattr(section, name, parsed)
 
 
 def parse_settings(pairs: Sequence[str]) -> dict[str, str]:
@@ -284,17 +291,19 @@ def validate(config: RunConfig) -> None:
     :class:`ConfigError` naming the first bad value."""
     require_positive("steps", config.steps)
     for section_name in SECTIONS:
-        section = getattr(config, section_name)
-        for spec in dataclasses.fields(section):
-            is_valid, accepted = spec.metadata.get("check", (None, ""))
-            value = getattr(section, spec.name)
-            if is_valid is not None and not is_valid(value):
-                raise ConfigError(f"bad value {value!r} for {section_name}.{spec.name}: expected {accepted}")
-    damping_range = (
-        getattr(config.optimizer, "damping_min", 0.0),
-        getattr(config.optimizer, "damping_max", 0.0),
-    )
+        validate_section(getattr(config, section_name), section_name)
+
+
+def validate_section(section: Any, prefix: str) -> None:
+    """The checks of the ``accepts`` metadata of every field of one settings dataclass, and those
+    across its fields; :class:`ConfigError` naming ``prefix.field`` for the first bad value."""
+    for spec in dataclasses.fields(section):
+        is_valid, accepted = spec.metadata.get("check", (None, ""))
+        value = getattr(section, spec.name)
+        if is_valid is not None and not is_valid(value):
+            raise ConfigError(f"bad value {value!r} for {prefix}.{spec.name}: expected {accepted}")
+    damping_range = getattr(section, "damping_min", 0.0), getattr(section, "damping_max", 0.0)
     if damping_range[0] > damping_range[1]:
         raise ConfigError(
-            f"bad value {damping_range[1]!r} for optimizer.damping_max: expected ≥ optimizer.damping_min"
+            f"bad value {damping_range[1]!r} for {prefix}.damping_max: expected ≥ {prefix}.damping_min"
         )

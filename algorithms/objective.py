@@ -1,6 +1,11 @@
-"""The actor-critic objective on one fixed batch: the interface every optimizer consumes."""
+"""The objective on one fixed batch: the interface every optimizer's ``step`` consumes, from any
+forward function (:class:`Objective`), and the actor-critic loss of our harness
+(:class:`ActorCriticObjective`)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -9,10 +14,63 @@ from torch.distributions import Distribution, kl_divergence
 from algorithms.nets import ActorCritic
 
 
-class ActorCriticObjective:
-    """Loss and sampled NLL of one rollout batch of B = T·N transitions.
+class Forward(NamedTuple):
+    """One forward pass over a batch of B transitions, with its graph.
 
-    ``evaluate()`` runs ONE forward pass and returns ``(loss, sampled_nll)``:
+    ``loss``: the scalar to minimize. ``dist``: π(·|s_b), batch shape [B]. ``log_probs``:
+    log π(a_b|s_b) [B] of actions a_b sampled from the current policy (an on-policy rollout's
+    own actions), whose NLL gives true-Fisher statistics. ``values``: V(s_b) [B], or None for a
+    policy without a critic. ``terms``: detached scalars to log beside the optimizer's stats."""
+
+    loss: torch.Tensor
+    dist: Distribution
+    log_probs: torch.Tensor
+    values: torch.Tensor | None
+    terms: Mapping[str, torch.Tensor] = {}
+
+
+class Objective:
+    """Loss and sampled NLL of one fixed batch, from ``forward`` (each call one forward pass at
+    the current parameters, on the same batch).
+
+    ``evaluate()`` runs ONE forward and returns ``(loss, sampled_nll)``, ``sampled_nll`` as
+    :func:`sampled_nll` makes it from the forward's ``log_probs`` and ``values``. After it,
+    ``terms`` holds the forward's terms (``loss`` among them) detached, and ``outputs`` the
+    forward's ``(dist, values)`` with their graph (what closed-form curvature differentiates).
+    ``loss_at_current_params()`` and ``realized_kl(old_policy)`` run a forward without a graph.
+    """
+
+    def __init__(self, forward: Callable[[], Forward]) -> None:
+        self.forward = forward
+        self.terms: dict[str, torch.Tensor] = {}
+        self.outputs: tuple[Distribution, torch.Tensor | None] | None = None
+
+    def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        result = self.forward()
+        self.outputs = (result.dist, result.values)
+        self.terms = {
+            "loss": result.loss.detach(),
+            **{name: value.detach() for name, value in result.terms.items()},
+        }
+        return result.loss, sampled_nll(result.log_probs, result.values)
+
+    @torch.no_grad()
+    def loss_at_current_params(self) -> torch.Tensor:
+        """The loss on the same batch at the current parameters, without a graph."""
+        return self.forward().loss
+
+    @torch.no_grad()
+    def realized_kl(self, old_policy: Distribution) -> float:
+        """The mean KL(π_old ‖ π) over the batch, π at the current parameters."""
+        return float(kl_divergence(old_policy, self.current_policy()).mean())
+
+    def current_policy(self) -> Distribution:
+        """π(·|s) over the batch at the current parameters."""
+        return self.forward().dist
+
+
+class ActorCriticObjective(Objective):
+    """Our harness's loss on one rollout batch of B = T·N transitions:
 
     - ``loss`` = policy term − entropy_coef · mean entropy + value_coef · mean (R − V)².
       The policy term is the surrogate −mean[(π_θ(a|s) / π_old(a|s)) Â]; at the
@@ -25,10 +83,7 @@ class ActorCriticObjective:
       read as a Gaussian with σ = 1 (constants dropped). Its gradients give
       true-Fisher statistics.
 
-    After each ``evaluate()``, ``terms`` holds detached scalars ``loss``,
-    ``policy_loss``, ``value_loss`` and ``entropy`` for logging, and ``outputs``
-    the forward's ``(distribution, values [B])`` with their graph (what exact-
-    Fisher curvature differentiates).
+    ``terms`` holds ``loss``, ``policy_loss``, ``value_loss`` and ``entropy``.
     """
 
     def __init__(
@@ -42,6 +97,7 @@ class ActorCriticObjective:
         value_coef: float,
         entropy_coef: float,
     ) -> None:
+        super().__init__(self._forward)
         self.model = model
         self.obs = obs
         self.actions = actions
@@ -50,16 +106,13 @@ class ActorCriticObjective:
         self.old_log_probs = old_log_probs
         self.value_coef = value_coef
         self.entropy_coef = entropy_coef
-        self.terms: dict[str, torch.Tensor] = {}
-        self.outputs: tuple[Distribution, torch.Tensor] | None = None
 
     @property
     def policy(self) -> nn.Module:
         """Observations → action distribution (``Categorical`` or ``Independent(Normal)``)."""
         return self.model.policy
 
-    def _forward(self) -> tuple[dict[str, torch.Tensor], Distribution, torch.Tensor, torch.Tensor]:
-        """One forward pass: the loss terms (with graph), π(·|s), log π(a|s) [B] and V(s) [B]."""
+    def _forward(self) -> Forward:
         dist, values = self.model(self.obs)
         log_probs = dist.log_prob(self.actions)
         ratio = torch.exp(log_probs - self.old_log_probs)
@@ -67,24 +120,12 @@ class ActorCriticObjective:
         value_loss = (self.returns - values).pow(2).mean()
         entropy = dist.entropy().mean()
         loss = policy_loss - self.entropy_coef * entropy + self.value_coef * value_loss
-        terms = {"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
-        return terms, dist, log_probs, values
+        terms = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
+        return Forward(loss, dist, log_probs, values, terms)
 
-    def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
-        terms, dist, log_probs, values = self._forward()
-        self.outputs = (dist, values)
-        self.terms = {name: value.detach() for name, value in terms.items()}
-        return terms["loss"], sampled_nll(log_probs, values)
-
-    @torch.no_grad()
-    def loss_at_current_params(self) -> torch.Tensor:
-        """The loss on the same batch at the current parameters, without a graph."""
-        return self._forward()[0]["loss"]
-
-    @torch.no_grad()
-    def realized_kl(self, old_policy: Distribution) -> float:
-        """The mean KL(π_old ‖ π) over the batch, π at the current parameters."""
-        return float(kl_divergence(old_policy, self.policy(self.obs)).mean())
+    def current_policy(self) -> Distribution:
+        """The policy's forward alone (the critic is not needed for the KL)."""
+        return self.policy(self.obs)
 
 
 def sampled_nll(log_probs: torch.Tensor, values: torch.Tensor | None) -> torch.Tensor:
