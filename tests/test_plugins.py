@@ -5,6 +5,7 @@ their entry points and run through ``train``, a suite and its report. Our optimi
 harness: ``make_optimizer`` stepped on a loop's own forward is the harness's step."""
 
 import copy
+import os
 import re
 import subprocess
 import sys
@@ -212,3 +213,25 @@ def test_the_outside_loop_example_runs(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert re.fullmatch(r"final: mean return of the last 100 episodes \d+\.\d", done.stdout.splitlines()[-1])
+
+
+def test_a_plug_in_that_does_not_load_is_refused_by_name_and_takes_no_other_down(
+    cli, tmp_path, example_installed
+):
+    """An installed distribution whose entry point names a module that is not there."""
+    dist_info = tmp_path / "site" / "broken_optimizers-0.2.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-optimizers\nVersion: 0.2\n")
+    (dist_info / "entry_points.txt").write_text("[acktr_bench.optimizers]\nbroken = not_a_module:Thing\n")
+    environment = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    listed = subprocess.run(
+        [cli.executable, "list"], capture_output=True, text=True, env=environment, check=True
+    )
+    refused = "optimizer 'broken' (entry point of broken-optimizers 0.2, not_a_module:Thing) does not load"
+    assert f"refused: {refused}: ModuleNotFoundError" in listed.stdout
+    assert "  lion " in listed.stdout and "  diag-ng " in listed.stdout
+    args = cli.train_args("CartPole-v1", "broken", 100, 0, tmp_path / "run")
+    done = subprocess.run([cli.executable, *args], capture_output=True, text=True, env=environment)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"acktr-bench: error: {refused}: ModuleNotFoundError: No module named 'not_a_module'"
+    ]
