@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from torch import nn
 
 from algorithms.config import accepts
-from algorithms.objective import ActorCriticObjective
+from algorithms.objective import Objective
 
 LR_SCHEDULES = ("constant", "linear")
 MOMENTUM = accepts(lambda value: 0.0 <= value < 1.0, "a number in [0, 1)")
@@ -23,7 +23,7 @@ class Optimizer(Protocol):
     finite), and returns the same keys at every update.
     """
 
-    def step(self, objective: ActorCriticObjective) -> dict[str, float]: ...
+    def step(self, objective: Objective) -> dict[str, float]: ...
 
     def state_dict(self) -> dict[str, Any]:
         """Everything the next steps depend on besides the parameters (running averages, curvature,
@@ -32,9 +32,6 @@ class Optimizer(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a :meth:`state_dict` of an optimizer built the same way over the same model,
         so that the next steps are those the saved one would have taken."""
-
-
-BUILT_IN = "built-in"
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ class OptimizerEntry:
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     curvature: str | None = None
     damping: str | None = None
-    origin: str = BUILT_IN
+    origin: str = "built-in"
 
 
 def lr_at(base_lr: float, schedule: str, update: int, total_updates: int) -> float:

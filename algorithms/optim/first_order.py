@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from algorithms.config import FRACTION, NON_NEGATIVE, choices
-from algorithms.objective import ActorCriticObjective
+from algorithms.objective import Objective
 from algorithms.optim.base import LR_SCHEDULES, MOMENTUM, lr_at
 
 RULES = ("rmsprop", "rmsprop-tf", "sgd", "momentum", "adam")
@@ -103,7 +103,7 @@ class FirstOrder:
         self.updates = 0
         self.inner = make_inner(self.params, config)
 
-    def step(self, objective: ActorCriticObjective) -> dict[str, float]:
+    def step(self, objective: Objective) -> dict[str, float]:
         loss, _ = objective.evaluate()
         self.inner.zero_grad(set_to_none=True)
         loss.backward()

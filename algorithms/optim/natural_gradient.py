@@ -32,7 +32,7 @@ from torch import nn
 from algorithms.curvature import Curvature, DenseFisher, KroneckerFisher
 from algorithms.errors import ConfigError
 from algorithms.nets import detached
-from algorithms.objective import ActorCriticObjective
+from algorithms.objective import Objective
 from algorithms.optim.base import Optimizer, lr_at
 from algorithms.optim.damping import DampingRule, FixedDamping, LevenbergMarquardt
 from algorithms.optim.settings import StepSettings
@@ -105,7 +105,7 @@ class NaturalGradientOptimizer:
         scale = self.trust_region.scale(quadratic)
         return [d * scale for d in direction], scale, quadratic * scale * scale
 
-    def step(self, objective: ActorCriticObjective) -> dict[str, float]:
+    def step(self, objective: Objective) -> dict[str, float]:
         cfg = self.settings
         collect = self.updates % cfg.stats_every == 0
         with self.curvature.capturing(collect):
@@ -191,7 +191,7 @@ class NaturalGradientOptimizer:
         step_size: float,
         grads: list[torch.Tensor],
         loss: torch.Tensor,
-        objective: ActorCriticObjective,
+        objective: Objective,
         measure: bool,
     ) -> float:
         """Momentum update of the parameters; where the damping rule measures this update, adapt λ
@@ -220,7 +220,7 @@ class SeparateCritic:
     def __init__(self, policy: NaturalGradientOptimizer, critic: NaturalGradientOptimizer, iterations: int):
         self.policy, self.critic, self.iterations = policy, critic, iterations
 
-    def step(self, objective: ActorCriticObjective) -> dict[str, float]:
+    def step(self, objective: Objective) -> dict[str, float]:
         stats = self.policy.step(objective)
         for _ in range(self.iterations):
             critic_stats = self.critic.step(objective)

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from algorithms.config import NON_NEGATIVE, choices
+from algorithms.envs import DOMAINS
 from algorithms.errors import ConfigError
 from algorithms.optim.base import LR_SCHEDULES, OptimizerEntry
 from algorithms.optim.first_order import FirstOrder, FirstOrderConfig
@@ -40,9 +41,6 @@ TORCH_SHORTHAND = {"torch": "torch.optim"}
 HARNESS_FIELDS = ("lr_schedule", "max_grad_norm")
 """The settings of ``sgd``'s harness path that a plug-in rule's config adds to its constructor's."""
 
-FIRST_ORDER_DOMAINS = ("atari", "mujoco", "classic")
-
-
 def _refused(name: str, why: str) -> ConfigError:
     """The one-line error for the plug-in ``name``: why it is refused, and what is accepted."""
     return ConfigError(f"bad optimizer {name!r}: {why}; accepted: {IMPORT_PATH_FORM}")
@@ -53,7 +51,7 @@ def _setting_type(default: Any, annotation: Any) -> Any:
     if isinstance(default, bool):
         return bool
     if isinstance(default, int | float):
-        return int if annotation is int else float
+        return int if annotation in (int, "int") else float  # an int default of a float argument
     if isinstance(default, str):
         return str
     if isinstance(default, tuple) and default and all(isinstance(v, int | float) for v in default):
@@ -116,7 +114,7 @@ def rule_entry(name: str, rule: Any, origin: str) -> OptimizerEntry:
         summary=f"{rule.__module__}.{rule.__qualname__} in sgd's first-order harness path",
         config_type=_rule_config(rule, name),
         build=functools.partial(FirstOrder, make_inner=functools.partial(_make_rule, rule)),
-        presets={domain: {} for domain in FIRST_ORDER_DOMAINS},
+        presets={domain: {} for domain in DOMAINS},
         origin=origin,
     )
 
