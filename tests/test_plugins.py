@@ -86,6 +86,16 @@ def test_the_example_package_registers_one_optimizer_of_each_kind(cli, example_i
     assert listed["sgd"].endswith("(built-in)")
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "env_id"), [("lion", "CartPole-v1"), ("diag-ng", "InvertedPendulum-v5")]
+)
+def test_the_example_optimizers_train_through_train(cli, tmp_path, example_installed, optimizer, env_id):
+    cli(*cli.train_args(env_id, optimizer, 3000, 0, tmp_path / "run"), check=True)
+    record = read_run(tmp_path / "run")
+    assert record.status["state"] == "done" and record.config["optimizer"]["name"] == optimizer
+    assert len(record.progress) > 1 and record.progress["skipped"].eq(0).all()
+
+
 SUITE = """description = "the example plug-ins beside sgd and acktr"
 seeds = [0, 1]
 
