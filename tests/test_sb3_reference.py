@@ -78,7 +78,11 @@ def test_a_reference_run_with_a_non_finite_loss_is_diverged():
         (("--set", "optimizer.lr=1"), "settings do not apply to 'sb3-ppo'"),
         (
             ("--optimizer", "sb3-dqn"),
-            "unknown optimizer 'sb3-dqn'; accepted: sgd, acktr, kfac, ng, lm, sb3-a2c",
+            # the installed plug-ins (tox installs the example's) come between ours and the references
+            (
+                "unknown optimizer 'sb3-dqn'; accepted: sgd, acktr, kfac, ng, lm, ",
+                "sb3-a2c, sb3-ppo, or a torch",
+            ),
         ),
     ],
 )
@@ -86,5 +90,7 @@ def test_bad_reference_input_is_a_one_line_error(cli, tmp_path, args, message):
     base = {"--env": "CartPole-v1", "--optimizer": "sb3-ppo", "--steps": "10", "--out": str(tmp_path / "run")}
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     done = cli("train", *[x for pair in base.items() for x in pair])
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr
+    fragments = (message,) if isinstance(message, str) else message
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert all(fragment in done.stderr for fragment in fragments), done.stderr
     assert not (tmp_path / "run").exists()
