@@ -561,15 +561,19 @@ def build_report(
     tables = {
         "runs": pd.concat(
             [
-                sweep.runs,
-                pd.DataFrame(
-                    {
-                        "run": [r for r, _ in sweep.unreadable],
-                        "state": "unreadable",
-                        "error": [e for _, e in sweep.unreadable],
-                    }
-                ),
-                missing,
+                frame
+                for frame in (
+                    sweep.runs,
+                    pd.DataFrame(
+                        {
+                            "run": [r for r, _ in sweep.unreadable],
+                            "state": "unreadable",
+                            "error": [e for _, e in sweep.unreadable],
+                        }
+                    ),
+                    missing,
+                )
+                if len(frame)  # pandas deprecates concatenating empty frames
             ],
             ignore_index=True,
         ).astype({"seed": "Int64", "env_steps": "Int64", "budget": "Int64", "cores": "Int64"}),
