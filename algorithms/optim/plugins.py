@@ -41,6 +41,7 @@ TORCH_SHORTHAND = {"torch": "torch.optim"}
 HARNESS_FIELDS = ("lr_schedule", "max_grad_norm")
 """The settings of ``sgd``'s harness path that a plug-in rule's config adds to its constructor's."""
 
+
 def _refused(name: str, why: str) -> ConfigError:
     """The one-line error for the plug-in ``name``: why it is refused, and what is accepted."""
     return ConfigError(f"bad optimizer {name!r}: {why}; accepted: {IMPORT_PATH_FORM}")
