@@ -18,7 +18,7 @@ import pytest
 from rliable import metrics
 
 from bench import runner
-from bench.report import aggregate, figures, scores
+from bench.report import aggregate, figures, in_progress, scores
 from bench.report.bootstrap import interval_estimates
 from bench.report.loading import Sweep
 from bench.report.normalization import atari_game, reference
@@ -251,11 +251,53 @@ def test_a_run_in_progress_is_drawn_as_far_as_it_got():
             {"run": "d", "task": "ALE/Pong-v5", "optimizer": "acktr", "seed": 0, "state": "done"},
         ]
     )
-    curves = scores.partial_curves(Sweep("s", runs, pd.DataFrame(), episodes, {}), "ALE/Pong-v5")
-    assert set(curves["optimizer"]) == {"sgd"} and len(curves) == scores.PARTIAL_POINTS
+    curves = in_progress.partial_curves(Sweep("s", runs, pd.DataFrame(), episodes, {}), "ALE/Pong-v5")
+    assert set(curves["optimizer"]) == {"sgd"} and len(curves) == in_progress.PARTIAL_POINTS
     assert curves["env_steps"].iloc[-1] == 30_000 and curves["return_mean"].iloc[-1] == returns[-100:].mean()
-    figure = figures.partial_curves("ALE/Pong-v5", curves, 9.3)
+    figure = figures.partial_curves("ALE/Pong-v5", curves, 9.3, 20_000)
     assert base64.b64decode(figure.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_runs_in_progress_are_compared_where_every_run_of_the_task_has_got():
+    """Two sgd runs in progress whose last episodes end at 30 k and 20 k env steps, and a finished
+    acktr run to 50 k: all three are compared at 20 k, each by its last 100 episodes there (sgd
+    returns 0, 1, … and 1, 2, …: means 149.5 and 150.5), and every acktr run beats every sgd run."""
+
+    def episodes(run, count, returns):
+        return pd.DataFrame(
+            {
+                "run": run,
+                "env_steps": np.arange(1, count + 1) * 100,
+                "return": returns,
+                "length": 1,
+                "wall_time_s": 0.0,
+            }
+        )
+
+    frames = [
+        episodes("s0", 300, np.arange(300.0)),
+        episodes("s1", 200, np.arange(1.0, 201.0)),
+        episodes("a0", 500, np.full(500, 1000.0)),
+        episodes("other", 10, np.zeros(10)),
+    ]
+    runs = pd.DataFrame(
+        [
+            {"run": "s0", "task": "ALE/Pong-v5", "optimizer": "sgd", "seed": 0, "state": "running"},
+            {"run": "s1", "task": "ALE/Pong-v5", "optimizer": "sgd", "seed": 1, "state": "running"},
+            {"run": "a0", "task": "ALE/Pong-v5", "optimizer": "acktr", "seed": 0, "state": "done"},
+            {"run": "other", "task": "CartPole-v1", "optimizer": "sgd", "seed": 0, "state": "done"},
+        ]
+    )
+    sweep = Sweep("s", runs, pd.DataFrame(), pd.concat(frames, ignore_index=True), {})
+    standing = in_progress.standings(sweep, "ALE/Pong-v5", 200).set_index("optimizer")
+    assert (standing["env steps"] == 20_000).all()
+    assert standing.loc["sgd", "return"] == 150.0 and standing.loc["sgd", "runs"] == 2
+    assert 149.5 <= standing.loc["sgd", "return low"] < standing.loc["sgd", "return high"] <= 150.5
+    assert standing.loc["acktr", "return"] == 1000.0
+    assert standing.loc["sgd", "normalized"] == reference("ALE/Pong-v5").normalize(150.0)
+    assert standing.loc["acktr", ["P(optimizer > sgd)", "P low", "P high"]].tolist() == [1.0, 1.0, 1.0]
+    assert np.isnan(standing.loc["sgd", "P(optimizer > sgd)"])
+    assert in_progress.standings(sweep, "CartPole-v1", 200).empty  # nothing in progress there
 
 
 def test_each_comparison_lists_the_settings_its_pair_differs_in(report):

@@ -6,6 +6,7 @@ for the call and puts the caller's state back, so the same results give the same
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -46,3 +47,12 @@ def interval_estimates(
     return {
         key: Estimate(np.asarray(points[key], float), intervals[key][0], intervals[key][1]) for key in scores
     }
+
+
+def mean_interval(values: np.ndarray, reps: int) -> tuple[float, float, float]:
+    """The mean of ``values`` [runs] (NaNs left out) and its bootstrap interval; NaNs when none."""
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return math.nan, math.nan, math.nan
+    estimate = interval_estimates({"x": values[:, None]}, lambda x: np.array([x.mean()]), reps)["x"]
+    return float(estimate.point[0]), float(estimate.low[0]), float(estimate.high[0])

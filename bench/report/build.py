@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from bench.provenance import provenance
-from bench.report import aggregate, figures, scores
+from bench.report import aggregate, figures, in_progress, scores
 from bench.report.agents import agent_filmstrip
-from bench.report.bootstrap import CONFIDENCE, Estimate, interval_estimates
+from bench.report.bootstrap import CONFIDENCE, Estimate, mean_interval
 from bench.report.comparisons import comparison_table
 from bench.report.loading import Sweep, load_sweep
 from bench.report.normalization import LEARNED_MEANING, reference
@@ -160,8 +160,8 @@ def _task_section(
     summary = []
     for name in figures.order(runs["optimizer"]):
         group = task_scores[task_scores["optimizer"] == name].sort_values("seed")
-        finals = _mean_interval(group["final_return"].to_numpy(), reps)
-        aucs = _mean_interval(group["auc"].to_numpy(), reps)
+        finals = mean_interval(group["final_return"].to_numpy(), reps)
+        aucs = mean_interval(group["auc"].to_numpy(), reps)
         reached = np.isfinite(group["steps_to_threshold"]).sum()
         ratio = ratios.get(name)
         if name == scores.BASELINE and ratios:
@@ -246,17 +246,21 @@ def _task_section(
             f"{len(stopped)} run(s) ended before the budget at their stop.return_mean threshold; "
             "their curves hold their last value."
         )
-    partial = scores.partial_curves(sweep, task)
+    partial = in_progress.partial_curves(sweep, task)
+    standing = in_progress.standings(sweep, task, reps)
+    common = float(standing["env steps"].iloc[0]) if len(standing) else None
     level = published().human_levels.get(task)
     section = {
         "name": task,
         "figure": figures.learning_curves(task, steps_frame, time_frame, log_time)
         if len(steps_frame)
         else None,
-        "partial": figures.partial_curves(task, partial, level.score if level else None)
+        "partial": figures.partial_curves(task, partial, level.score if level else None, common)
         if len(partial)
         else None,
         "partial_runs": partial.groupby(["optimizer", "seed"]).ngroups if len(partial) else 0,
+        "standing": _standing_table(standing) if len(standing) else None,
+        "common": f"{common:,.0f}" if common is not None else None,
         "table": Table(header, rows),
         "notes": notes,
         "filmstrip": agent_filmstrip(sweep, task, task_scores, suite_results) if agents else None,
@@ -265,15 +269,34 @@ def _task_section(
     curves = pd.concat(
         [steps_frame.assign(task=task, axis="env_steps"), time_frame.assign(task=task, axis="wall_time_s")]
     )
-    return section, {"summary": frame, "curves": curves}
+    return section, {"summary": frame, "curves": curves, "standing": standing}
 
 
-def _mean_interval(values: np.ndarray, reps: int) -> tuple[float, float, float]:
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return math.nan, math.nan, math.nan
-    estimate = interval_estimates({"x": values[:, None]}, lambda x: np.array([x.mean()]), reps)["x"]
-    return float(estimate.point[0]), float(estimate.low[0]), float(estimate.high[0])
+def _standing_cell(row: pd.Series) -> str:
+    cell = f"{row['optimizer']} {_interval(row['return'], row['return low'], row['return high'])}"
+    if math.isnan(row["P(optimizer > sgd)"]):
+        return cell
+    return (
+        cell
+        + f", P({row['optimizer']} > sgd) = "
+        + _interval(row["P(optimizer > sgd)"], row["P low"], row["P high"])
+    )
+
+
+def _standing_table(standing: pd.DataFrame) -> Table:
+    return Table(
+        ["optimizer", "runs", "return [95% CI]", "normalized", "P(optimizer > sgd) [95% CI]"],
+        [
+            [
+                r["optimizer"],
+                r["runs"],
+                _interval(r["return"], r["return low"], r["return high"]),
+                "—" if math.isnan(r["normalized"]) else f"{r['normalized']:.3f}",
+                _interval(r["P(optimizer > sgd)"], r["P low"], r["P high"]),
+            ]
+            for _, r in standing.iterrows()
+        ],
+    )
 
 
 def _aggregate_sections(run_scores: pd.DataFrame, reps: int) -> tuple[list[dict], dict[str, pd.DataFrame]]:
@@ -470,11 +493,12 @@ def _headline(
     frames: dict[str, pd.DataFrame],
     summaries: pd.DataFrame,
     comparisons: pd.DataFrame,
+    standing: pd.DataFrame,
 ) -> list[str]:
     """The page's first lines: a warning when runs of the suite have not started, when budgets
     were too short to learn, or when a comparison of one difference is confounded, the IQM of
     every optimizer and acktr's probability of improvement over sgd, acktr's sample-efficiency
-    ratios, and a warning when runs stopped early."""
+    ratios, a warning when runs stopped early, and where the runs still in progress stand."""
     lines = [_partial_line(sweep, missing)] if len(missing) else []
     unlearned = _unlearned_line(sweep, run_scores)
     if unlearned:
@@ -518,6 +542,11 @@ def _headline(
                     for _, r in acktr.iterrows()
                 )
             )
+    for task, rows in standing.groupby("task", sort=False):
+        lines.append(
+            f"In progress, partial (not scored): {task} at {rows['env steps'].iloc[0]:,.0f} env steps, "
+            "where every run has got: " + "; ".join(_standing_cell(r) for _, r in rows.iterrows())
+        )
     return lines
 
 
@@ -542,12 +571,19 @@ def build_report(
     missing = not_started(sweep, results / suite)
     timing_file = timing_file or latest_timing(results, sweep)
     run_scores = scores.run_scores(sweep)
-    task_sections, summaries, curves = [], [], []
+    task_sections, summaries, curves, standings = [], [], [], []
     for task in sorted(sweep.runs["task"].unique()):
         section, frames = _task_section(sweep, task, run_scores, reps, results / suite, agents)
         task_sections.append(section)
         summaries.append(frames["summary"])
         curves.append(frames["curves"])
+        if len(frames["standing"]):
+            standings.append(frames["standing"])
+    standing = (
+        pd.concat(standings, ignore_index=True)
+        if standings
+        else pd.DataFrame(columns=list(in_progress.STANDING_COLUMNS))
+    )
     learned = scores.learned_tasks(run_scores)
     aggregates, aggregate_frames = _aggregate_sections(run_scores[run_scores["task"].isin(learned)], reps)
     optimizers = figures.order(sweep.runs["optimizer"].unique())
@@ -585,6 +621,7 @@ def build_report(
         "comparisons": comparisons,
         "reproduction": reproduction,
         "human_level": human_level,
+        "in_progress": standing,
     }
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -598,7 +635,7 @@ def build_report(
             "suite": sweep.suite,
             "learned_meaning": LEARNED_MEANING,
             "headline": _headline(
-                sweep, missing, run_scores, aggregates, aggregate_frames, summary, comparisons
+                sweep, missing, run_scores, aggregates, aggregate_frames, summary, comparisons, standing
             ),
             "status": status,
             "tasks": task_sections,

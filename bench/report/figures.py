@@ -127,11 +127,14 @@ def learning_curves(task: str, by_steps: pd.DataFrame, by_time: pd.DataFrame, lo
         return data_uri(fig)
 
 
-def partial_curves(task: str, curves: pd.DataFrame, level: float | None = None) -> str:
+def partial_curves(
+    task: str, curves: pd.DataFrame, level: float | None = None, common: float | None = None
+) -> str:
     """Runs still in progress, each as far as it got: the mean raw return of its last 100 episodes
     against env steps, one line per run in its optimizer's colour, without an interval (these runs
-    are not scored); ``level`` (a human level) as a dotted line. ``curves`` has the columns
-    ``optimizer``, ``seed``, ``env_steps`` and ``return_mean``."""
+    are not scored); ``level`` (a human level) as a dotted line, ``common`` (the env steps where
+    every run is compared) as a dashed vertical line. ``curves`` has the columns ``optimizer``,
+    ``seed``, ``env_steps`` and ``return_mean``."""
     with sns.axes_style(**_STYLE):
         fig, ax = plt.subplots(figsize=(7, 3.8))
         for name in order(curves["optimizer"]):
@@ -147,6 +150,10 @@ def partial_curves(task: str, curves: pd.DataFrame, level: float | None = None) 
                 )
         if level is not None:
             ax.axhline(level, color="grey", linestyle=":", linewidth=1.2, label=f"human level ({level:g})")
+        if common is not None:
+            ax.axvline(
+                common, color="grey", linestyle="--", linewidth=1.0, label=f"compared at {common:,.0f} steps"
+            )
         ax.set_xlabel("env steps")
         ax.xaxis.set_major_formatter(EngFormatter())
         ax.set_xlim(left=0)

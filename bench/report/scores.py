@@ -75,32 +75,6 @@ def run_curve(ends: np.ndarray, returns: np.ndarray, grid: np.ndarray, window: i
         return np.where(counts > 0, (sums[counts] - sums[starts]) / (counts - starts), np.nan)
 
 
-PARTIAL_POINTS = 500
-"""Points of a run in progress's curve (:func:`partial_curves`)."""
-
-
-def partial_curves(sweep: Sweep, task: str) -> pd.DataFrame:
-    """Each ``running`` run of ``task`` as far as it got: the mean raw return of its last
-    ``WINDOW`` episodes at ``PARTIAL_POINTS`` evenly spaced env steps up to its last episode
-    (columns ``optimizer``, ``seed``, ``env_steps``, ``return_mean``; empty without one)."""
-    running = sweep.runs[(sweep.runs["task"] == task) & (sweep.runs["state"] == "running")]
-    frames = []
-    for run in running.itertuples():
-        episodes = sweep.episodes[sweep.episodes["run"] == run.run]
-        if not len(episodes):
-            continue
-        ends = episodes["env_steps"].to_numpy(float)
-        grid = np.linspace(ends[0], ends[-1], PARTIAL_POINTS)
-        curve = run_curve(ends, episodes["return"].to_numpy(float), grid)
-        frames.append(
-            pd.DataFrame(
-                {"optimizer": run.optimizer, "seed": run.seed, "env_steps": grid, "return_mean": curve}
-            )
-        )
-    columns = ["optimizer", "seed", "env_steps", "return_mean"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-
-
 def task_threshold(sweep: Sweep, task: str) -> Threshold | None:
     """The runs' own ``stop.return_mean`` (with its window) when they all set the same one, else the
     task's reference level (:mod:`bench.report.normalization`) over 100 episodes; None without
