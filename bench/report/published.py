@@ -46,13 +46,13 @@ class PublishedResult:
 @dataclass(frozen=True)
 class HumanLevel:
     """A game's human score and the first episode at which the paper's methods reach it, keyed by
-    method (``ACKTR``, ``A2C``)."""
+    method (``ACKTR``, ``A2C``); no episodes and no ``episodes_source`` where none could be read."""
 
     task: str
     score: float
     score_source: Source
     episodes: dict[str, int]
-    episodes_source: Source
+    episodes_source: Source | None
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,10 @@ def published() -> Published:
             entry["task"],
             float(entry["score"]),
             _source(sources, entry["score_source"], f"the human level of {entry['task']}"),
-            dict(entry["episodes"]),
-            _source(sources, entry["episodes_source"], f"the human-level episodes of {entry['task']}"),
+            dict(entry.get("episodes", {})),
+            _source(sources, entry["episodes_source"], f"the human-level episodes of {entry['task']}")
+            if "episodes" in entry
+            else None,
         )
         for entry in data["human_level"]
     }

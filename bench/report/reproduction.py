@@ -97,15 +97,16 @@ def published_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
 
 def human_level_table(sweep: Sweep) -> pd.DataFrame:
     """One row per run (whatever its state: a long run shows how far it got) of a game with a
-    published human-level episode: its episodes and env steps so far, and the first ``WINDOW``
-    episodes whose mean raw return reached human level, counted by their last episode (and its
-    env step) and by their first, beside the paper's episode for the method it stands for."""
+    published human level: its episodes and env steps so far, and the first ``WINDOW`` episodes
+    whose mean raw return reached human level, counted by their last episode (and its env step)
+    and by their first, beside the paper's episode for the method it stands for (empty where the
+    paper gives none for it, or none could be read)."""
     rows = []
     for run in sweep.runs.sort_values(["task", "optimizer", "seed"]).itertuples():
-        paper_episode = published().paper_episode(run.task, run.optimizer)
-        if paper_episode is None:
+        level = published().human_levels.get(run.task)
+        if level is None:
             continue
-        level = published().human_levels[run.task]
+        paper_episode = published().paper_episode(run.task, run.optimizer)
         episodes = sweep.episodes[sweep.episodes["run"] == run.run]
         reached = first_reaching(episodes, level.score, WINDOW)
         reached_at = "" if reached is None else int(episodes["env_steps"].iloc[reached])
@@ -121,7 +122,7 @@ def human_level_table(sweep: Sweep) -> pd.DataFrame:
                 "episode at human level": "not yet" if reached is None else reached + 1,
                 "env steps at human level": reached_at,
                 f"first episode of those {WINDOW}": "" if reached is None else reached + 2 - WINDOW,
-                "paper episode": paper_episode,
+                "paper episode": "" if paper_episode is None else paper_episode,
             }
         )
     return pd.DataFrame(rows)
@@ -133,6 +134,6 @@ def cited_sources(published_rows: pd.DataFrame, human_level: pd.DataFrame) -> li
     cites = list(published_rows["source"]) if len(published_rows) else []
     for task in dict.fromkeys(human_level["task"]) if len(human_level) else {}:
         level = published().human_levels[task]
-        cites += [level.score_source.cite, level.episodes_source.cite]
+        cites += [level.score_source.cite] + ([level.episodes_source.cite] if level.episodes_source else [])
     by_cite = {source.cite: source for source in published().sources.values()}
     return [vars(by_cite[cite]) for cite in dict.fromkeys(cites) if cite in by_cite]
