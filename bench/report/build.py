@@ -247,7 +247,9 @@ def _task_section(
             "their curves hold their last value."
         )
     partial = in_progress.partial_curves(sweep, task)
-    standing = in_progress.standings(sweep, task, reps)
+    standing = in_progress.standings(sweep, task, reps).sort_values(
+        "optimizer", key=lambda names: names.map({n: i for i, n in enumerate(figures.order(names))})
+    )
     common = float(standing["env steps"].iloc[0]) if len(standing) else None
     level = published().human_levels.get(task)
     section = {
